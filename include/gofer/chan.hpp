@@ -1,0 +1,173 @@
+// chan.hpp: Go-style channels.
+//
+//   gofer::Chan<int> ch(16);                      // bounded; Chan<int>() is a rendezvous
+//   gofer::go([ch]() mutable { for (int i = 0; i < 3; ++i) ch.send(i); ch.close(); });
+//   for (int v : ch) { ... }                      // 0, 1, 2, then ends: closed and drained
+//
+// Kinds. Chan<T>() (capacity 0) is a rendezvous, as Go's unbuffered chan: send returns once a
+// receiver has taken the value. Chan<T>(n) buffers up to n values; Chan<T>::unbounded()
+// never blocks senders. Any number of senders and receivers (MPMC), on any threads.
+//
+// Handles. Chan<T> is a cheap, copyable, shared handle (like Go's chan): copies refer to the
+// same channel, which lives until the last handle is gone. A moved-from handle throws
+// std::logic_error on use. T may be move-only; its move constructor must be noexcept.
+//
+// Blocking. A blocking operation parks only the calling task; on a plain thread it blocks the
+// thread (its loop runs that thread's own tasks meanwhile). A sender on another thread wakes a
+// parked receiver through the receiver's home scheduler (its eventfd when asleep). Every
+// blocking call throws gofer::cancelled if the calling task is stopped (Task::request_stop)
+// while it would block. No lock is held while parked.
+//
+// Close (Go semantics). close() is idempotent. After it, sends fail (send returns false,
+// try_send/send_for return chan_status::closed, and the value stays with the caller);
+// receivers first drain what is buffered, then get nullopt / chan_status::closed; senders and
+// receivers parked at close wake with "closed". Nothing is lost or duplicated.
+//
+// Hot path: no heap allocation per message on rendezvous and bounded channels (the buffer is
+// allocated once); an unbounded channel doubles its buffer when full.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <gofer/detail/chan_state.hpp>
+#include <gofer/detail/waiter.hpp>
+
+namespace gofer {
+
+template <class T>
+class Chan {
+ public:
+  using value_type = T;
+
+  // Chan: a rendezvous channel (capacity 0).
+  Chan() : Chan(0) {}
+  // Chan(capacity): a bounded channel; capacity 0 is a rendezvous. Throws
+  // std::invalid_argument when capacity exceeds detail::max_chan_capacity.
+  explicit Chan(std::size_t capacity) : st_(make(capacity, false)) {}
+  // unbounded: a channel whose sends never block.
+  static Chan unbounded() { return Chan(make(0, true)); }
+
+  // send: blocks until the value is taken (rendezvous) or buffered; false once closed.
+  bool send(T v) { return state().send(v, detail::no_deadline, true) == chan_status::ok; }
+  // recv: the next value; nullopt once the channel is closed and drained.
+  std::optional<T> recv() {
+    std::optional<T> out;
+    state().recv(out, detail::no_deadline, true);
+    return out;
+  }
+
+  // try_send: never blocks; ok (v moved from), full or closed (v untouched).
+  chan_status try_send(T& v) { return state().send(v, detail::no_deadline, false); }
+  chan_status try_send(T&& v) { return try_send(v); }
+  // try_recv: never blocks; ok (out assigned), empty or closed.
+  chan_status try_recv(T& out) {
+    std::optional<T> got;
+    const chan_status st = state().recv(got, detail::no_deadline, false);
+    if (st == chan_status::ok) {
+      out = std::move(*got);
+    }
+    return st;
+  }
+
+  // send_for / send_until: as send, but give up at the deadline (chan_status::timeout; v
+  // untouched). ok means sent (v moved from); closed means the channel is closed.
+  template <class Rep, class Period>
+  chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
+    return send_until(v, detail::deadline_after(timeout));
+  }
+  chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
+    return state().send(v, deadline, true);
+  }
+  // recv_for / recv_until: as recv, but give up at the deadline (chan_status::timeout).
+  template <class Rep, class Period>
+  chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
+    return recv_until(out, detail::deadline_after(timeout));
+  }
+  chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
+    std::optional<T> got;
+    const chan_status st = state().recv(got, deadline, true);
+    if (st == chan_status::ok) {
+      out = std::move(*got);
+    }
+    return st;
+  }
+
+  // close: no more sends; wakes everyone parked on the channel (see the header comment).
+  void close() { state().close(); }
+  bool closed() const { return state().closed(); }
+  // size: values buffered now. capacity: 0 (rendezvous), n, or SIZE_MAX (unbounded).
+  std::size_t size() const { return state().size(); }
+  std::size_t capacity() const { return state().capacity(); }
+  bool is_unbounded() const { return capacity() == detail::unbounded_capacity; }
+
+  // Range-for: receives until the channel is closed and drained.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = T*;
+    using reference = T&;
+
+    iterator() = default;
+    explicit iterator(Chan* ch) : ch_(ch) { next(); }
+    T& operator*() { return *cur_; }
+    T* operator->() { return &*cur_; }
+    iterator& operator++() {
+      next();
+      return *this;
+    }
+    void operator++(int) { next(); }
+    bool operator==(std::default_sentinel_t) const { return !cur_.has_value(); }
+
+   private:
+    void next() { cur_ = ch_->recv(); }
+    Chan* ch_ = nullptr;
+    std::optional<T> cur_;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+  // Handles compare equal when they refer to the same channel.
+  friend bool operator==(const Chan& a, const Chan& b) { return a.st_ == b.st_; }
+
+ private:
+  template <class U>
+  friend detail::ChanState<U>& chan_state(const Chan<U>& ch);
+
+  explicit Chan(std::shared_ptr<detail::ChanState<T>> st) : st_(std::move(st)) {}
+
+  static std::shared_ptr<detail::ChanState<T>> make(std::size_t capacity, bool unbounded) {
+    if (capacity > detail::max_chan_capacity) {
+      throw std::invalid_argument("gofer: Chan capacity " + std::to_string(capacity) +
+                                  " is too large (at most " +
+                                  std::to_string(detail::max_chan_capacity) +
+                                  "); use Chan<T>::unbounded() for an unlimited buffer");
+    }
+    detail::ensure_scheduler();
+    return std::make_shared<detail::ChanState<T>>(capacity, unbounded);
+  }
+  detail::ChanState<T>& state() const {
+    if (!st_) {
+      throw std::logic_error("gofer: use of a moved-from Chan");
+    }
+    return *st_;
+  }
+
+  std::shared_ptr<detail::ChanState<T>> st_;
+};
+
+// chan_state: the shared state of a Chan (for select; not API).
+template <class U>
+detail::ChanState<U>& chan_state(const Chan<U>& ch) {
+  return ch.state();
+}
+
+}  // namespace gofer

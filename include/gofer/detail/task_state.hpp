@@ -1,0 +1,109 @@
+// task_state.hpp: the shared state behind a Task<T> (not API).
+//
+// A TaskState is reference counted: one reference for the running fiber, one per Task handle.
+// It is created by go() on the spawning thread, and from then on:
+//   - run(), finish() and the scheduler's live-task accounting happen on the home thread;
+//   - done(), await(), enqueue_waiter()/dequeue_waiter() and request_stop may run anywhere.
+// finish() publishes the result under lock_ and completes every waiter (waiter.hpp protocol);
+// the result is read only after done() was observed (acquire), so it needs no lock.
+// When the last reference goes and the task ended with an exception nobody took (wait()), the
+// destructor prints it to stderr with the task's id and name: an error is never silently lost.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <gofer/detail/waiter.hpp>
+
+namespace gofer {
+
+// TaskOptions: per-task settings for go(opts, f, args...).
+struct TaskOptions {
+  std::string name;            // shown in error reports (unobserved exception, stack overflow)
+  std::size_t stack_size = 0;  // usable stack bytes; 0 = the process default (stack.hpp)
+};
+
+namespace detail {
+
+class TaskStateBase {
+ public:
+  TaskStateBase() = default;
+  TaskStateBase(const TaskStateBase&) = delete;
+  TaskStateBase& operator=(const TaskStateBase&) = delete;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete this;
+    }
+  }
+
+  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  // await: parks until done or the deadline; false on timeout; throws gofer::cancelled.
+  bool await(clock::time_point deadline);
+  // enqueue_waiter: links n unless the task is done (then returns false).
+  bool enqueue_waiter(WaitNode& n);
+  void dequeue_waiter(WaitNode& n) noexcept;
+  // take_error: marks the outcome observed and rethrows the task's exception, if any.
+  void take_error();
+  // check_not_waited / mark_waited: throw std::logic_error when wait() already took the result.
+  void check_not_waited() const;
+  void mark_waited();
+
+  // run: the task body (home thread). finish: publishes the outcome and wakes waiters.
+  virtual void run() = 0;
+  void finish(std::exception_ptr error) noexcept;
+
+  TaskControl control;
+
+ protected:
+  virtual ~TaskStateBase();
+
+ private:
+  std::atomic<int> refs_{1};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> waited_{false};
+  SpinLock lock_;
+  WaitQueue waiters_;
+  std::exception_ptr error_;
+  bool observed_ = false;
+};
+
+// launch: starts st's fiber on this thread's scheduler (adds the fiber's reference).
+void launch(TaskStateBase* st, const TaskOptions& opts);
+
+template <class T>
+class TaskState : public TaskStateBase {
+ public:
+  std::optional<T> value;
+};
+template <>
+class TaskState<void> : public TaskStateBase {};
+
+// TaskImpl: a TaskState that also holds the callable (one allocation per task).
+template <class T, class Fn>
+class TaskImpl final : public TaskState<T> {
+ public:
+  explicit TaskImpl(Fn&& fn) : fn_(std::move(fn)) {}
+  void run() override {
+    struct Reset {
+      std::optional<Fn>& fn;
+      ~Reset() { fn.reset(); }  // captured state dies when the body ends, not with the handle
+    } reset{fn_};
+    if constexpr (std::is_void_v<T>) {
+      (*fn_)();
+    } else {
+      this->value.emplace((*fn_)());
+    }
+  }
+
+ private:
+  std::optional<Fn> fn_;
+};
+
+}  // namespace detail
+}  // namespace gofer

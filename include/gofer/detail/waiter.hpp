@@ -1,0 +1,197 @@
+// waiter.hpp: the one parking mechanism of gofer (Go's sudog).
+//
+// Every blocking gofer call (channel send/recv, select, task wait, sleep, fd readiness) parks
+// the calling task, or the plain thread's main context, through a Waiter:
+//
+//   1. The caller builds a Waiter (it captures the running Boost.Fiber context and a fresh
+//      waker epoch) and links one WaitNode per event source into that source's WaitQueue,
+//      under the source's SpinLock.
+//   2. park() registers the Waiter for cancellation, runs the caller's unlock (releasing every
+//      source lock), and suspends, with the deadline in Boost's sleep queue if there is one.
+//   3. Whoever completes the wait (a channel peer, close, a finishing task, the poller,
+//      request_stop, or the waiter itself on timeout) must first win Waiter::try_claim(), a
+//      single CAS pending -> claimed. Exactly one party wins. The winner writes the outcome
+//      (and, for channels, moves the value into or out of the node's slot) and calls
+//      complete(), which wakes the context and then publishes state = done (release).
+//      A loser does nothing to the Waiter except, if it holds a source lock, unlink the node.
+//
+// Invariants and why they hold:
+//   - A Waiter outlives every access to it. Nodes are unlinked only under their queue's lock,
+//     and park() returns only after state == done, i.e. after the winner's last access; the
+//     caller then relocks each source still holding a linked node and unlinks it before the
+//     Waiter (a stack object) dies. request_stop reaches a Waiter only through
+//     TaskControl::parked, cleared under TaskControl::lock before park() returns.
+//   - A wake can never be lost or doubled: Boost's waker epoch makes wake() one-shot, and the
+//     same epoch is given to the sleep queue, so the timer and the claimer cannot both resume
+//     the context. A timer wake that races a claim is resolved by try_claim(): if the claimer
+//     won, the waiter sees claimed/done and reports the claimer's outcome, not a timeout.
+//   - Waking before the waiter has suspended is safe. A wake from another thread only links
+//     the context into its home scheduler's remote-ready queue, which that scheduler drains
+//     in its dispatcher, i.e. after the waiter has switched out. A wake from the same thread
+//     cannot happen in that window (scheduling is cooperative).
+//   - No SpinLock is held across a context switch.
+//
+// Thread-safety: try_claim/complete may run on any thread; everything else on the waiter's
+// own thread. park() blocks (suspends the task; on a plain thread, the thread's loop runs
+// other tasks or sleeps in the poller).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <boost/context/stack_context.hpp>
+#include <boost/fiber/context.hpp>
+
+#include <gofer/detail/spin_lock.hpp>
+
+namespace gofer::detail {
+
+using clock = std::chrono::steady_clock;
+inline constexpr clock::time_point no_deadline = clock::time_point::max();
+
+// deadline_after: now + timeout, rounded up to the clock's tick; saturates to no_deadline for
+// huge timeouts; a negative timeout means "now".
+template <class Rep, class Period>
+clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  const auto now = clock::now();
+  if (timeout <= timeout.zero()) {
+    return now;
+  }
+  using ld = std::chrono::duration<long double, std::nano>;
+  if (ld(timeout) >= ld(no_deadline - now)) {
+    return no_deadline;
+  }
+  return now + std::chrono::ceil<clock::duration>(timeout);
+}
+
+// wake_reason: why a parked Waiter was completed.
+enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
+
+// ensure_scheduler: installs gofer's scheduler on the calling thread if it has none.
+void ensure_scheduler();
+
+// TaskControl: the cancellation and identity record of one task (lives in its task state).
+struct TaskControl {
+  SpinLock lock;
+  bool stop_requested = false;      // guarded by lock
+  struct Waiter* parked = nullptr;  // guarded by lock: the Waiter the task is parked on
+  std::uint64_t id = 0;
+  std::string name;
+  boost::context::stack_context stack{};  // the task's stack, for overflow reports
+  TaskControl* live_prev = nullptr;       // the home scheduler's list of live tasks
+  TaskControl* live_next = nullptr;
+};
+
+// current_control: the TaskControl of the running task, nullptr in plain code.
+TaskControl* current_control() noexcept;
+// set_current_control: records the running task (task entry and every resumption).
+void set_current_control(TaskControl* tc) noexcept;
+// request_stop: sets tc's stop flag and completes its parked Waiter with `cancelled`.
+void request_stop(TaskControl& tc) noexcept;
+
+// Waiter: one parked task (or plain thread) waiting for the first of several events.
+struct Waiter {
+  static constexpr std::uint32_t pending = 0;
+  static constexpr std::uint32_t claimed = 1;
+  static constexpr std::uint32_t done = 2;
+
+  Waiter();
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  // try_claim: the single CAS that decides who completes this Waiter.
+  bool try_claim() noexcept {
+    std::uint32_t expected = pending;
+    return state.compare_exchange_strong(expected, claimed, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+  }
+  // complete: only after a successful try_claim; records the outcome and wakes the waiter.
+  void complete(wake_reason r, int index) noexcept;
+
+  boost::fibers::context* ctx;
+  boost::fibers::waker waker;
+  std::atomic<std::uint32_t> state{pending};
+  wake_reason reason = wake_reason::fired;  // written by the winner before done
+  int fired = -1;                           // which node fired (its WaitNode::index)
+};
+
+// WaitNode: a Waiter's entry in one WaitQueue. `slot` points at the value to move (a sender's
+// T, or a receiver's std::optional<T>); `index` tells the waiter which of its nodes fired.
+struct WaitNode {
+  Waiter* waiter = nullptr;
+  void* slot = nullptr;
+  int index = 0;
+  bool linked = false;
+  WaitNode* prev = nullptr;
+  WaitNode* next = nullptr;
+};
+
+// WaitQueue: intrusive FIFO of WaitNodes; guarded by its owner's SpinLock.
+class WaitQueue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push_back(WaitNode& n) noexcept {
+    n.prev = tail_;
+    n.next = nullptr;
+    n.linked = true;
+    if (tail_ != nullptr) {
+      tail_->next = &n;
+    } else {
+      head_ = &n;
+    }
+    tail_ = &n;
+  }
+  void remove(WaitNode& n) noexcept {
+    if (n.prev != nullptr) {
+      n.prev->next = n.next;
+    } else {
+      head_ = n.next;
+    }
+    if (n.next != nullptr) {
+      n.next->prev = n.prev;
+    } else {
+      tail_ = n.prev;
+    }
+    n.prev = n.next = nullptr;
+    n.linked = false;
+  }
+  // claim_front: unlinks nodes from the front until one whose Waiter it claims; returns it
+  // (claimed, unlinked) or nullptr. Nodes of Waiters already claimed elsewhere are dropped.
+  WaitNode* claim_front() noexcept {
+    while (head_ != nullptr) {
+      WaitNode* n = head_;
+      remove(*n);
+      if (n->waiter->try_claim()) {
+        return n;
+      }
+    }
+    return nullptr;
+  }
+  // unlink_if_linked: for a waiter cleaning up after it was completed or timed out.
+  void unlink_if_linked(WaitNode& n) noexcept {
+    if (n.linked) {
+      remove(n);
+    }
+  }
+
+ private:
+  WaitNode* head_ = nullptr;
+  WaitNode* tail_ = nullptr;
+};
+
+// park: see the protocol above. `unlock(arg)` releases the caller's source locks; it runs
+// exactly once, before the context switch. Returns the outcome; never throws.
+wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept;
+
+template <class Unlock>
+wake_reason park(Waiter& w, clock::time_point deadline, Unlock& unlock) noexcept {
+  return park(
+      w, deadline, [](void* p) { (*static_cast<Unlock*>(p))(); }, &unlock);
+}
+
+// throw_if_cancelled: throws gofer::cancelled when reason says so.
+void throw_if_cancelled(wake_reason r);
+
+}  // namespace gofer::detail

@@ -1,0 +1,12 @@
+// gofer.hpp: the whole public API of gofer (Go-style tasks and channels for C++).
+#pragma once
+
+#include <gofer/chan.hpp>
+#include <gofer/errors.hpp>
+#include <gofer/event_loop.hpp>
+#include <gofer/runtime.hpp>
+#include <gofer/select.hpp>
+#include <gofer/stack.hpp>
+#include <gofer/task.hpp>
+#include <gofer/time.hpp>
+#include <gofer/version.hpp>

@@ -1,0 +1,94 @@
+// runtime.hpp: a pool of scheduler threads.
+//
+//   gofer::Runtime rt(2);                          // two scheduler threads
+//   auto t = rt.go([] { return 42; });             // placed round-robin
+//   auto u = rt.go_on(1, [] { ... });              // on thread 1
+//   int v = t.wait();                              // from any thread or task
+//
+// Each Runtime thread runs its own scheduler (loop, eventfd wake pipe, epoll poller); a task
+// stays on the thread it was placed on. go()/go_on() may be called from any thread or task:
+// the task's state is created by the caller (so the Task handle exists at once) and a launch
+// request travels to the target thread through that thread's unbounded inbox channel.
+//
+// Shutdown. shutdown(shutdown_mode::wait) (what the destructor does) stops accepting new tasks
+// and waits until every task on every thread has finished, including tasks those tasks spawn;
+// shutdown(shutdown_mode::stop_tasks) first request_stop()s every live task, so tasks blocked
+// in gofer calls end with gofer::cancelled. Either way the threads are joined. If tasks are
+// still running after 5 seconds, each thread prints how many it is waiting for to stderr
+// (then every 5 seconds): shutdown never hangs silently. go() after shutdown throws
+// std::logic_error.
+//
+// Thread-safety: all members may be called from any thread, except that shutdown() and the
+// destructor must not run on one of the Runtime's own threads (std::logic_error).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gofer/chan.hpp>
+#include <gofer/task.hpp>
+
+namespace gofer {
+
+enum class shutdown_mode { wait, stop_tasks };
+
+class Runtime {
+ public:
+  // Runtime: starts `threads` scheduler threads (>= 1, else std::invalid_argument);
+  // the default is one per hardware thread.
+  explicit Runtime(std::size_t threads = default_threads());
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // size: the number of scheduler threads.
+  std::size_t size() const noexcept { return threads_.size(); }
+
+  // go: spawns f(args...) on the next thread in round-robin order.
+  template <class F, class... A>
+  auto go(F&& f, A&&... args) {
+    return go_on(next_.fetch_add(1, std::memory_order_relaxed) % size(), std::forward<F>(f),
+                 std::forward<A>(args)...);
+  }
+  // go_on: spawns f(args...) on thread i (< size(), else std::out_of_range).
+  template <class F, class... A>
+  auto go_on(std::size_t i, F&& f, A&&... args) {
+    return go_on(i, TaskOptions{}, std::forward<F>(f), std::forward<A>(args)...);
+  }
+  template <class F, class... A>
+  auto go_on(std::size_t i, TaskOptions opts, F&& f, A&&... args) {
+    auto* st = detail::make_task_state(std::forward<F>(f), std::forward<A>(args)...);
+    auto task = detail::adopt_task(st);
+    post(i, st, std::move(opts));
+    return task;
+  }
+
+  // shutdown: see the header comment. Idempotent.
+  void shutdown(shutdown_mode mode = shutdown_mode::wait);
+
+  static std::size_t default_threads() noexcept;
+
+ private:
+  struct Launch {
+    detail::TaskStateBase* st;
+    TaskOptions opts;
+  };
+  struct Worker {
+    Chan<std::unique_ptr<Launch>> inbox = Chan<std::unique_ptr<Launch>>::unbounded();
+    std::thread thread;
+  };
+
+  void post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts);
+  static void run_worker(Worker& w, std::size_t index, const std::atomic<bool>& stop);
+
+  std::vector<std::unique_ptr<Worker>> threads_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> shut_{false};
+};
+
+}  // namespace gofer

@@ -1,0 +1,99 @@
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include <gofer/runtime.hpp>
+
+#include "scheduler.hpp"
+
+namespace gofer {
+
+namespace {
+thread_local const Runtime* current_runtime = nullptr;
+}  // namespace
+
+std::size_t Runtime::default_threads() noexcept {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+Runtime::Runtime(std::size_t threads) {
+  if (threads == 0) {
+    throw std::invalid_argument("gofer: Runtime needs at least one thread");
+  }
+  threads_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) {
+    threads_.push_back(std::make_unique<Worker>());
+  }
+  for (std::size_t i = 0; i < threads; ++i) {
+    Worker& w = *threads_[i];
+    w.thread = std::thread([this, &w, i] {
+      current_runtime = this;
+      run_worker(w, i, stop_);
+    });
+  }
+}
+
+Runtime::~Runtime() {
+  shutdown(shutdown_mode::wait);
+}
+
+void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
+  if (i >= threads_.size()) {
+    throw std::out_of_range("gofer: Runtime::go_on thread " + std::to_string(i) +
+                            " does not exist (the Runtime has " + std::to_string(threads_.size()) +
+                            ")");
+  }
+  st->add_ref();  // the launch request's reference, handed to launch() on the target thread
+  if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
+    st->release();
+    throw std::logic_error("gofer: Runtime::go after shutdown");
+  }
+}
+
+void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& stop) {
+  detail::Scheduler& sched = detail::Scheduler::local();
+  for (auto& job : w.inbox) {
+    try {
+      detail::launch(job->st, job->opts);
+    } catch (...) {
+      // The task never started: finish it with the error so its waiters see it.
+      job->st->finish(std::current_exception());
+    }
+    job->st->release();
+  }
+  for (int waited = 0; sched.live_tasks() > 0;) {
+    if (stop.load()) {
+      sched.stop_all();
+    }
+    if (sched.wait_idle(detail::clock::now() + std::chrono::seconds(1))) {
+      break;
+    }
+    if (++waited % 5 == 0) {
+      std::fprintf(stderr, "gofer: Runtime thread %zu: shutdown still waiting for %zu task(s)\n",
+                   index, sched.live_tasks());
+    }
+  }
+}
+
+void Runtime::shutdown(shutdown_mode mode) {
+  if (current_runtime == this) {
+    throw std::logic_error("gofer: Runtime::shutdown called from one of its own threads");
+  }
+  if (mode == shutdown_mode::stop_tasks) {
+    stop_.store(true);
+  }
+  if (shut_.exchange(true)) {
+    return;
+  }
+  for (auto& w : threads_) {
+    w->inbox.close();
+  }
+  for (auto& w : threads_) {
+    if (w->thread.joinable()) {
+      w->thread.join();
+    }
+  }
+}
+
+}  // namespace gofer

@@ -1,0 +1,194 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+
+#include <boost/fiber/operations.hpp>
+
+#include "stack_pool.hpp"
+
+namespace gofer::detail {
+
+namespace {
+
+std::atomic<std::int64_t> spin_limit_ns{20'000};
+thread_local Scheduler* this_thread_scheduler = nullptr;
+
+// ThreadExit: destroyed at thread exit before Boost's own per-thread scheduler (it is created
+// after it), so that tasks still alive are asked to stop and run to completion while the
+// thread's loop still works; Boost would otherwise wait for them forever.
+struct ThreadExit {
+  ~ThreadExit() {
+    if (Scheduler* s = this_thread_scheduler; s != nullptr && s->live_tasks() > 0) {
+      s->stop_all();
+      s->wait_idle(no_deadline);
+    }
+  }
+};
+
+}  // namespace
+
+std::chrono::nanoseconds idle_spin_limit() noexcept {
+  return std::chrono::nanoseconds(spin_limit_ns.load(std::memory_order_relaxed));
+}
+
+void set_idle_spin_limit(std::chrono::nanoseconds limit) {
+  spin_limit_ns.store(std::max<std::int64_t>(0, limit.count()), std::memory_order_relaxed);
+}
+
+void ensure_scheduler() {
+  if (this_thread_scheduler == nullptr) {
+    Scheduler::local();
+  }
+}
+
+Scheduler* Scheduler::installed() noexcept {
+  return this_thread_scheduler;
+}
+
+Scheduler& Scheduler::local() {
+  if (this_thread_scheduler == nullptr) {
+    boost::fibers::context::active();  // Boost's per-thread state first: it must die last
+    auto* s = new Scheduler();
+    boost::fibers::context::active()->get_scheduler()->set_algo(
+        boost::fibers::algo::algorithm::ptr_t(s));
+    this_thread_scheduler = s;
+    install_overflow_handler();
+    thread_local ThreadExit exit_guard;
+    (void)exit_guard;
+  }
+  return *this_thread_scheduler;
+}
+
+Scheduler::Scheduler() : spin_(idle_spin_limit()) {}
+
+Scheduler::~Scheduler() {
+  if (this_thread_scheduler == this) {
+    this_thread_scheduler = nullptr;
+  }
+}
+
+void Scheduler::awakened(boost::fibers::context* ctx) noexcept {
+  ctx->ready_link(ready_);
+}
+
+boost::fibers::context* Scheduler::pick_next() noexcept {
+  // Fd readiness is checked when the thread idles (suspend_until); a busy thread also checks
+  // every few passes of its dispatcher so I/O is not starved by runnable tasks.
+  if (poller_.watching() > 0 &&
+      boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context) &&
+      (++dispatcher_passes_ & 7) == 0) {
+    poller_.poll_now();
+  }
+  if (ready_.empty()) {
+    return nullptr;
+  }
+  boost::fibers::context* ctx = &ready_.front();
+  ready_.pop_front();
+  return ctx;
+}
+
+bool Scheduler::has_ready_fibers() const noexcept {
+  return !ready_.empty();
+}
+
+void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept {
+  if (notified_.exchange(false)) {
+    return;
+  }
+  const auto limit = idle_spin_limit();
+  if (spin_ > limit) {
+    spin_ = limit;
+  }
+  if (spin_.count() > 0) {
+    const auto spin_end = std::chrono::steady_clock::now() + spin_;
+    const auto end = std::min(spin_end, tp);
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
+          ++spin_hits_;
+          return;
+        }
+        spin_pause();
+      }
+    } while (std::chrono::steady_clock::now() < end);
+    if (tp <= spin_end) {
+      return;  // a timer is due: let the dispatcher run it
+    }
+  }
+  state_.store(sleeping);
+  if (notified_.exchange(false)) {
+    state_.store(running);
+    return;
+  }
+  ++sleeps_;
+  const auto slept_at = std::chrono::steady_clock::now();
+  poller_.wait(tp);
+  state_.store(running);
+  const bool by_notify = notified_.exchange(false);
+  // Adapt the spin: a notify that came soon after falling asleep would have been caught by a
+  // longer spin (double it); a long or timer-ended sleep means spinning was wasted (halve it).
+  if (by_notify && std::chrono::steady_clock::now() - slept_at < limit) {
+    spin_ = std::max(spin_ * 2, std::chrono::nanoseconds(1000));
+    spin_ = std::min(spin_, limit);
+  } else {
+    spin_ /= 2;
+    if (spin_ < std::chrono::nanoseconds(500)) {
+      spin_ = std::chrono::nanoseconds(0);
+    }
+  }
+}
+
+void Scheduler::notify() noexcept {
+  if (!notified_.exchange(true) && state_.load() == sleeping) {
+    poller_.wake();
+  }
+}
+
+void Scheduler::task_started(TaskControl& tc) noexcept {
+  tc.live_prev = nullptr;
+  tc.live_next = live_head_;
+  if (live_head_ != nullptr) {
+    live_head_->live_prev = &tc;
+  }
+  live_head_ = &tc;
+  ++live_;
+}
+
+void Scheduler::task_finished(TaskControl& tc) noexcept {
+  if (tc.live_prev != nullptr) {
+    tc.live_prev->live_next = tc.live_next;
+  } else {
+    live_head_ = tc.live_next;
+  }
+  if (tc.live_next != nullptr) {
+    tc.live_next->live_prev = tc.live_prev;
+  }
+  tc.live_prev = tc.live_next = nullptr;
+  if (--live_ == 0) {
+    while (WaitNode* n = idle_waiters_.claim_front()) {
+      n->waiter->complete(wake_reason::fired, n->index);
+    }
+  }
+}
+
+void Scheduler::stop_all() noexcept {
+  for (TaskControl* tc = live_head_; tc != nullptr; tc = tc->live_next) {
+    request_stop(*tc);
+  }
+}
+
+bool Scheduler::wait_idle(clock::time_point deadline) {
+  if (live_ == 0) {
+    return true;
+  }
+  Waiter w;
+  WaitNode node{&w};
+  idle_waiters_.push_back(node);
+  auto nothing = [] {};
+  wake_reason r = park(w, deadline, nothing);
+  idle_waiters_.unlink_if_linked(node);
+  throw_if_cancelled(r);
+  return r == wake_reason::fired;
+}
+
+}  // namespace gofer::detail

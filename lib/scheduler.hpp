@@ -1,0 +1,95 @@
+// scheduler.hpp: gofer's per-thread Boost.Fiber scheduling algorithm.
+//
+// One Scheduler per OS thread, installed lazily by ensure_scheduler() on the thread's first
+// gofer call (a task spawn, a wait, a channel operation, even on a plain thread). It keeps a
+// FIFO ready queue; when nothing is ready, Boost calls suspend_until() and the thread spins
+// briefly (adaptive, bounded by the idle-spin setting) and then sleeps in its Poller
+// (epoll_wait), which also dispatches fd readiness. Boost links a fiber woken from another
+// thread into this scheduler's remote-ready queue and then calls notify() from the waking
+// thread; notify() writes the eventfd only when this thread is asleep or about to be.
+//
+// Wake protocol (no lost wake-up). All accesses to notified_ and state_ are seq_cst.
+//   notify():        if notified_.exchange(true) was false and state_ == sleeping: wake().
+//   suspend_until(): if notified_.exchange(false): return.  Spin (bounded) on notified_.
+//                    state_ = sleeping; if notified_.exchange(false): state_ = running, return.
+//                    poller.wait(deadline); state_ = running; notified_.exchange(false).
+// Proof sketch. A waker links its fiber into the remote queue (under Boost's spinlock) before
+// notify(). (a) If its exchange reads false, it sets the flag: if it then reads state_ ==
+// sleeping, the eventfd write ends the wait; if it reads running, the scheduler's store of
+// sleeping comes later in the single seq_cst order, so the scheduler's following exchange
+// reads true and it does not sleep. (b) If its exchange reads true, an earlier notify is still
+// unconsumed; the scheduler consumes it only by an exchange(false) that reads the waker's
+// write (or a later one), so it synchronizes with the waker and its dispatcher, which drains
+// the remote queue after every return from suspend_until(), sees the linked fiber. Returning
+// early is always safe: Boost's dispatcher loops. Tests: scheduler_test's wake stress.
+//
+// Thread-safety: notify() from any thread; everything else on the owning thread only.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/scheduler.hpp>
+
+#include <gofer/detail/waiter.hpp>
+
+#include "poller.hpp"
+
+namespace gofer::detail {
+
+class Scheduler final : public boost::fibers::algo::algorithm {
+ public:
+  // local: this thread's Scheduler, installing it first if needed.
+  static Scheduler& local();
+  // installed: this thread's Scheduler, or nullptr.
+  static Scheduler* installed() noexcept;
+
+  Scheduler();
+  ~Scheduler() override;
+
+  void awakened(boost::fibers::context* ctx) noexcept override;
+  boost::fibers::context* pick_next() noexcept override;
+  bool has_ready_fibers() const noexcept override;
+  void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override;
+  void notify() noexcept override;
+
+  Poller& poller() noexcept { return poller_; }
+
+  // Live tasks whose home is this thread (each task links its TaskControl here while it runs).
+  void task_started(TaskControl& tc) noexcept;
+  void task_finished(TaskControl& tc) noexcept;
+  std::size_t live_tasks() const noexcept { return live_; }
+  // stop_all: request_stop on every live task of this thread.
+  void stop_all() noexcept;
+  // wait_idle: parks the caller until this thread has no live task (or the deadline).
+  // Returns false on timeout; throws gofer::cancelled in a cancelled task.
+  bool wait_idle(clock::time_point deadline);
+
+  // Counters for tests and benchmarks.
+  std::uint64_t sleeps() const noexcept { return sleeps_; }
+  std::uint64_t spin_hits() const noexcept { return spin_hits_; }
+
+ private:
+  enum : int { running = 0, sleeping = 1 };
+
+  Poller poller_;
+  boost::fibers::scheduler::ready_queue_type ready_;
+  std::atomic<bool> notified_{false};
+  std::atomic<int> state_{running};
+  std::chrono::nanoseconds spin_{0};
+  std::uint64_t sleeps_ = 0;
+  std::uint64_t spin_hits_ = 0;
+  unsigned dispatcher_passes_ = 0;
+
+  TaskControl* live_head_ = nullptr;
+  std::size_t live_ = 0;
+  WaitQueue idle_waiters_;
+};
+
+// idle_spin_limit: the longest an idle scheduler spins before it sleeps (process-wide).
+std::chrono::nanoseconds idle_spin_limit() noexcept;
+void set_idle_spin_limit(std::chrono::nanoseconds limit);
+
+}  // namespace gofer::detail

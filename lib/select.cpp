@@ -1,0 +1,113 @@
+// select.cpp: the select algorithm over type-erased arms (see select.hpp).
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+
+#include <gofer/select.hpp>
+
+namespace gofer::detail {
+
+namespace {
+
+// next_random: a per-thread xorshift generator for the order in which cases are tried.
+std::uint64_t next_random() noexcept {
+  thread_local std::uint64_t x = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&x);
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+// LockSet: the arms' channel locks, taken in address order, each channel once.
+class LockSet {
+ public:
+  LockSet(SelectArm* const* arms, std::size_t n, std::size_t* order)
+      : arms_(arms), n_(n), order_(order) {
+    for (std::size_t i = 0; i < n; ++i) {
+      order_[i] = i;
+    }
+    std::sort(order_, order_ + n, [arms](std::size_t a, std::size_t b) {
+      return std::less<const void*>()(arms[a]->chan(), arms[b]->chan());
+    });
+  }
+  void lock() noexcept {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (i == 0 || arms_[order_[i]]->chan() != arms_[order_[i - 1]]->chan()) {
+        arms_[order_[i]]->lock().lock();
+      }
+    }
+  }
+  void unlock() noexcept {
+    for (std::size_t i = n_; i-- > 0;) {
+      if (i == 0 || arms_[order_[i]]->chan() != arms_[order_[i - 1]]->chan()) {
+        arms_[order_[i]]->lock().unlock();
+      }
+    }
+  }
+
+ private:
+  SelectArm* const* arms_;
+  std::size_t n_;
+  std::size_t* order_;
+};
+
+}  // namespace
+
+std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* nodes,
+                           std::size_t* order, bool has_default, clock::time_point deadline) {
+  ensure_scheduler();
+  if (n == 0 && !has_default && deadline == no_deadline) {
+    throw std::invalid_argument(
+        "gofer: select with no channel case, no timeout and no default "
+        "would block forever");
+  }
+  LockSet locks(arms, n, order);
+  locks.lock();
+  // Pass 1: try the cases in a random order (nodes[].index used as the permutation).
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t j = static_cast<std::size_t>(next_random() % (i + 1));
+    nodes[i].index = nodes[j].index;
+    nodes[j].index = static_cast<int>(i);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto i = static_cast<std::size_t>(nodes[k].index);
+    bool ready;
+    try {
+      ready = arms[i]->try_now();
+    } catch (...) {
+      locks.unlock();
+      throw;
+    }
+    if (ready) {
+      locks.unlock();
+      return static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  if (has_default) {
+    locks.unlock();
+    return select_default;
+  }
+  // Pass 2: enqueue on every channel and park.
+  Waiter w;
+  for (std::size_t i = 0; i < n; ++i) {
+    nodes[i].waiter = &w;
+    nodes[i].index = static_cast<int>(i);
+    arms[i]->enqueue(nodes[i]);
+  }
+  auto unlock = [&locks] { locks.unlock(); };
+  const wake_reason r = park(w, deadline, unlock);
+  // Pass 3: unlink from the channels that did not fire.
+  locks.lock();
+  for (std::size_t i = 0; i < n; ++i) {
+    arms[i]->dequeue(nodes[i]);
+  }
+  locks.unlock();
+  throw_if_cancelled(r);
+  if (r == wake_reason::timeout) {
+    return select_timeout;
+  }
+  arms[w.fired]->woken(r);
+  return w.fired;
+}
+
+}  // namespace gofer::detail

@@ -1,0 +1,208 @@
+// task.cpp: spawning tasks on the local scheduler, finishing them, waiting on them.
+#include <cstdio>
+#include <mutex>
+#include <stdexcept>
+#include <typeinfo>
+
+#include <boost/fiber/fiber.hpp>
+
+#include <gofer/errors.hpp>
+#include <gofer/task.hpp>
+
+#include "scheduler.hpp"
+#include "stack_pool.hpp"
+
+namespace gofer::detail {
+
+namespace {
+
+std::atomic<std::uint64_t> next_task_id{1};
+
+// RecordingStack: a PooledStack that records the stack it hands out in the task's control
+// block, so overflow reports and canary checks know the running task's stack.
+class RecordingStack {
+ public:
+  RecordingStack(std::size_t size, TaskControl* tc) : inner_(size), tc_(tc) {}
+  boost::context::stack_context allocate() {
+    tc_->stack = inner_.allocate();
+    return tc_->stack;
+  }
+  void deallocate(boost::context::stack_context& sctx) noexcept { inner_.deallocate(sctx); }
+
+ private:
+  PooledStack inner_;
+  TaskControl* tc_;
+};
+
+void task_entry(TaskStateBase* st) noexcept {
+  set_current_control(&st->control);
+  try {
+    st->run();
+    st->finish(nullptr);
+  } catch (...) {
+    st->finish(std::current_exception());
+  }
+  check_running_stack();
+  set_current_control(nullptr);
+  Scheduler::local().task_finished(st->control);
+  st->release();
+}
+
+}  // namespace
+
+[[noreturn]] void throw_invalid_task() {
+  throw std::logic_error("gofer: use of an empty or moved-from Task");
+}
+
+void launch(TaskStateBase* st, const TaskOptions& opts) {
+  Scheduler& sched = Scheduler::local();
+  st->control.id = next_task_id.fetch_add(1, std::memory_order_relaxed);
+  st->control.name = opts.name;
+  const std::size_t size = opts.stack_size != 0 ? opts.stack_size : get_default_stack_size();
+  st->add_ref();  // the fiber's reference
+  try {
+    boost::fibers::fiber f(std::allocator_arg, RecordingStack(size, &st->control),
+                           [st] { task_entry(st); });
+    f.detach();
+  } catch (...) {
+    st->release();
+    throw;
+  }
+  sched.task_started(st->control);
+}
+
+TaskStateBase::~TaskStateBase() {
+  if (error_ == nullptr || observed_) {
+    return;
+  }
+  try {
+    std::rethrow_exception(error_);
+  } catch (const cancelled&) {
+    if (control.stop_requested) {
+      return;  // the expected end of a stopped task
+    }
+    std::fprintf(stderr,
+                 "gofer: task %llu%s%s%s ended by gofer::cancelled that nobody waited for\n",
+                 static_cast<unsigned long long>(control.id), control.name.empty() ? "" : " (",
+                 control.name.c_str(), control.name.empty() ? "" : ")");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr,
+                 "gofer: task %llu%s%s%s ended by an exception that nobody waited for: %s: %s\n",
+                 static_cast<unsigned long long>(control.id), control.name.empty() ? "" : " (",
+                 control.name.c_str(), control.name.empty() ? "" : ")", typeid(e).name(), e.what());
+  } catch (...) {
+    std::fprintf(stderr,
+                 "gofer: task %llu%s%s%s ended by a non-std exception that nobody waited for\n",
+                 static_cast<unsigned long long>(control.id), control.name.empty() ? "" : " (",
+                 control.name.c_str(), control.name.empty() ? "" : ")");
+  }
+}
+
+void TaskStateBase::finish(std::exception_ptr error) noexcept {
+  std::lock_guard guard(lock_);
+  error_ = std::move(error);
+  done_.store(true, std::memory_order_release);
+  while (WaitNode* n = waiters_.claim_front()) {
+    n->waiter->complete(wake_reason::fired, n->index);
+  }
+}
+
+bool TaskStateBase::enqueue_waiter(WaitNode& n) {
+  std::lock_guard guard(lock_);
+  if (done()) {
+    return false;
+  }
+  waiters_.push_back(n);
+  return true;
+}
+
+void TaskStateBase::dequeue_waiter(WaitNode& n) noexcept {
+  std::lock_guard guard(lock_);
+  waiters_.unlink_if_linked(n);
+}
+
+bool TaskStateBase::await(clock::time_point deadline) {
+  if (done()) {
+    return true;
+  }
+  Waiter w;
+  WaitNode node{&w};
+  lock_.lock();
+  if (done()) {
+    lock_.unlock();
+    return true;
+  }
+  waiters_.push_back(node);
+  auto unlock = [this] { lock_.unlock(); };
+  const wake_reason r = park(w, deadline, unlock);
+  if (r != wake_reason::fired) {
+    dequeue_waiter(node);
+  }
+  throw_if_cancelled(r);
+  return r == wake_reason::fired;
+}
+
+void TaskStateBase::check_not_waited() const {
+  if (waited_.load(std::memory_order_relaxed)) {
+    throw std::logic_error("gofer: Task waited twice: its result was already taken by wait()");
+  }
+}
+
+void TaskStateBase::mark_waited() {
+  if (waited_.exchange(true, std::memory_order_relaxed)) {
+    throw std::logic_error("gofer: Task waited twice: its result was already taken by wait()");
+  }
+}
+
+void TaskStateBase::take_error() {
+  observed_ = true;
+  if (error_ != nullptr) {
+    std::rethrow_exception(error_);
+  }
+}
+
+std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,
+                              clock::time_point deadline) {
+  if (n == 0) {
+    throw std::invalid_argument("gofer: wait_any needs at least one task");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (tasks[i]->done()) {
+      return static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  Waiter w;
+  std::vector<WaitNode> nodes(n);
+  std::ptrdiff_t found = -1;
+  for (std::size_t i = 0; i < n && found < 0; ++i) {
+    nodes[i].waiter = &w;
+    nodes[i].index = static_cast<int>(i);
+    if (!tasks[i]->enqueue_waiter(nodes[i])) {
+      found = static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  wake_reason r = wake_reason::fired;
+  if (found < 0) {
+    auto nothing = [] {};
+    r = park(w, deadline, nothing);
+    if (r == wake_reason::fired) {
+      found = w.fired;
+    }
+  } else if (!w.try_claim()) {
+    // A task finished and claimed us while we were still registering: wait for its wake.
+    auto nothing = [] {};
+    r = park(w, no_deadline, nothing);
+    found = w.fired;
+  } else {
+    w.state.store(Waiter::done, std::memory_order_release);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (nodes[i].waiter != nullptr) {
+      tasks[i]->dequeue_waiter(nodes[i]);
+    }
+  }
+  throw_if_cancelled(r);
+  return found;
+}
+
+}  // namespace gofer::detail

@@ -1,0 +1,32 @@
+#include <boost/fiber/operations.hpp>
+
+#include <gofer/time.hpp>
+
+#include "scheduler.hpp"
+#include "stack_pool.hpp"
+
+namespace gofer {
+
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+  detail::Waiter w;
+  auto nothing = [] {};
+  detail::throw_if_cancelled(detail::park(w, deadline, nothing));
+}
+
+void yield() {
+  detail::ensure_scheduler();
+  detail::TaskControl* tc = detail::current_control();
+  detail::check_running_stack();
+  boost::this_fiber::yield();
+  detail::set_current_control(tc);
+}
+
+void set_idle_spin(std::chrono::nanoseconds limit) {
+  detail::set_idle_spin_limit(limit);
+}
+
+std::chrono::nanoseconds idle_spin() {
+  return detail::idle_spin_limit();
+}
+
+}  // namespace gofer

@@ -1,0 +1,99 @@
+// waiter.cpp: park() and cancellation; the protocol is documented in detail/waiter.hpp.
+#include <mutex>
+
+#include <gofer/detail/waiter.hpp>
+#include <gofer/errors.hpp>
+
+#include "stack_pool.hpp"
+
+namespace gofer::detail {
+
+namespace {
+thread_local TaskControl* current_task_control = nullptr;
+}  // namespace
+
+TaskControl* current_control() noexcept {
+  return current_task_control;
+}
+
+void set_current_control(TaskControl* tc) noexcept {
+  current_task_control = tc;
+  if (tc != nullptr) {
+    set_running_stack(&tc->stack, tc->id, tc->name.empty() ? nullptr : tc->name.c_str());
+  } else {
+    clear_running_stack();
+  }
+}
+
+Waiter::Waiter() {
+  ensure_scheduler();
+  ctx = boost::fibers::context::active();
+  waker = ctx->create_waker();
+}
+
+void Waiter::complete(wake_reason r, int index) noexcept {
+  reason = r;
+  fired = index;
+  ensure_scheduler();
+  waker.wake();
+  state.store(done, std::memory_order_release);
+}
+
+wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
+  TaskControl* tc = current_task_control;
+  bool must_suspend = true;
+  if (tc != nullptr) {
+    std::lock_guard guard(tc->lock);
+    if (tc->stop_requested) {
+      if (w.try_claim()) {
+        w.reason = wake_reason::cancelled;
+        w.state.store(Waiter::done, std::memory_order_release);
+        must_suspend = false;
+      }
+    } else {
+      tc->parked = &w;
+    }
+  }
+  unlock(arg);
+  if (must_suspend) {
+    check_running_stack();
+    if (deadline == no_deadline) {
+      w.ctx->suspend();
+    } else {
+      // Boost wants a lock to release after the switch; ours are already released.
+      boost::fibers::detail::spinlock unused;
+      boost::fibers::detail::spinlock_lock lk(unused);
+      boost::fibers::waker timer_waker = w.waker;
+      w.ctx->wait_until(deadline, lk, std::move(timer_waker));
+    }
+    if (w.state.load(std::memory_order_acquire) == Waiter::pending && w.try_claim()) {
+      w.reason = wake_reason::timeout;
+      w.state.store(Waiter::done, std::memory_order_release);
+    }
+    while (w.state.load(std::memory_order_acquire) != Waiter::done) {
+      spin_pause();
+    }
+  }
+  if (tc != nullptr) {
+    std::lock_guard guard(tc->lock);
+    tc->parked = nullptr;
+  }
+  set_current_control(tc);
+  return w.reason;
+}
+
+void request_stop(TaskControl& tc) noexcept {
+  std::lock_guard guard(tc.lock);
+  tc.stop_requested = true;
+  if (tc.parked != nullptr && tc.parked->try_claim()) {
+    tc.parked->complete(wake_reason::cancelled, -1);
+  }
+}
+
+void throw_if_cancelled(wake_reason r) {
+  if (r == wake_reason::cancelled) {
+    throw cancelled();
+  }
+}
+
+}  // namespace gofer::detail
