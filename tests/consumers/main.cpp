@@ -1,0 +1,13 @@
+// A minimal gofer consumer: spawns a task that sends through a channel, receives it in main.
+#include <cstdio>
+
+#include <gofer/gofer.hpp>
+
+int main() {
+  gofer::Chan<int> ch;
+  auto t = gofer::go([ch]() mutable { ch.send(42); });
+  const int v = *ch.recv();
+  t.wait();
+  std::printf("consumer got %d (gofer %s)\n", v, GOFER_VERSION_STRING);
+  return v == 42 ? 0 : 1;
+}

@@ -1,0 +1,149 @@
+#include "poller.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <gofer/gofer.hpp>
+
+#include "fd_wait.hpp"
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using gofer::detail::FdWatch;
+using gofer::detail::Poller;
+
+namespace {
+
+struct Recorder final : FdWatch {
+  void ready(std::uint32_t ev) noexcept override {
+    events |= ev;
+    ++calls;
+  }
+  std::uint32_t events = 0;
+  int calls = 0;
+};
+
+struct Pipe {
+  Pipe() { EXPECT_EQ(pipe(fds), 0); }
+  ~Pipe() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  int fds[2];
+};
+
+}  // namespace
+
+TEST(Poller, DeadlineNeverEndsEarly) {
+  Poller p;
+  for (auto d : {0ms, 1ms, 5ms}) {
+    const auto deadline = std::chrono::steady_clock::now() + d;
+    p.wait(deadline);
+    EXPECT_GE(std::chrono::steady_clock::now(), deadline);
+  }
+}
+
+TEST(Poller, WakeFromAnotherThreadEndsWait) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  std::thread t([&p] {
+    std::this_thread::sleep_for(2ms);
+    p.wake();
+  });
+  p.wait(std::chrono::steady_clock::time_point::max());
+  t.join();
+  EXPECT_GE(p.wakeups(), 1u);
+}
+
+TEST(Poller, WakeBeforeWaitIsNotLost) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  p.wake();
+  p.wait(std::chrono::steady_clock::time_point::max());  // returns at once
+  SUCCEED();
+}
+
+TEST(Poller, ReadinessIsDispatchedOnceThenDisarmed) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  Pipe pipe;
+  Recorder r;
+  p.watch(pipe.fds[0], EPOLLIN, &r);
+  EXPECT_EQ(p.watching(), 1u);
+  p.poll_now();
+  EXPECT_EQ(r.calls, 0);
+  ASSERT_EQ(write(pipe.fds[1], "x", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_TRUE(r.events & EPOLLIN);
+  p.poll_now();  // one-shot: no second event until re-armed
+  EXPECT_EQ(r.calls, 1);
+  p.watch(pipe.fds[0], EPOLLIN, &r);  // re-arm: still readable
+  p.poll_now();
+  EXPECT_EQ(r.calls, 2);
+  p.unwatch(pipe.fds[0]);
+  EXPECT_EQ(p.watching(), 0u);
+}
+
+TEST(Poller, WatchingABadFdThrowsSystemError) {
+  Poller p;
+  Recorder r;
+  EXPECT_THROW(p.watch(-1, EPOLLIN, &r), std::system_error);
+}
+
+TEST(FdWait, ParksTaskUntilReadable) {
+  gofer::test::Watchdog dog;
+  Pipe pipe;
+  bool other_ran = false;
+  auto reader = gofer::go([&pipe] {
+    return gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+                                  gofer::detail::no_deadline);
+  });
+  auto writer = gofer::go([&pipe, &other_ran] {
+    other_ran = true;  // runs while the reader is parked: the thread was not blocked
+    gofer::sleep_for(1ms);
+    EXPECT_EQ(write(pipe.fds[1], "x", 1), 1);
+  });
+  EXPECT_TRUE(reader.wait());
+  writer.wait();
+  EXPECT_TRUE(other_ran);
+}
+
+TEST(FdWait, TimesOutAndCanBeCancelled) {
+  gofer::test::Watchdog dog;
+  Pipe pipe;
+  EXPECT_FALSE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+                                      std::chrono::steady_clock::now() + 2ms));
+  auto t = gofer::go([&pipe] {
+    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(), gofer::detail::no_deadline);
+  });
+  gofer::yield();
+  t.request_stop();
+  EXPECT_THROW(t.wait(), gofer::cancelled);
+}
+
+TEST(FdWait, BusySchedulerStillSeesReadiness) {
+  gofer::test::Watchdog dog;
+  Pipe pipe;
+  std::atomic<bool> ready{false};
+  auto reader = gofer::go([&] {
+    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(), gofer::detail::no_deadline);
+    ready = true;
+  });
+  auto spinner = gofer::go([&] {
+    while (!ready) {
+      gofer::yield();  // never lets the thread idle
+    }
+  });
+  gofer::yield();
+  ASSERT_EQ(write(pipe.fds[1], "x", 1), 1);
+  reader.wait();
+  spinner.wait();
+  EXPECT_TRUE(ready);
+}

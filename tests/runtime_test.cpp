@@ -1,0 +1,105 @@
+#include <atomic>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <gofer/gofer.hpp>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using gofer::test::Watchdog;
+
+class OnRuntime : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(OnRuntime, GoPlacesTasksRoundRobin) {
+  Watchdog dog;
+  gofer::Runtime rt(GetParam());
+  EXPECT_EQ(rt.size(), GetParam());
+  std::vector<gofer::Task<std::thread::id>> tasks;
+  for (std::size_t i = 0; i < 4 * GetParam(); ++i) {
+    tasks.push_back(rt.go([] { return std::this_thread::get_id(); }));
+  }
+  std::set<std::thread::id> ids;
+  for (auto& t : tasks) {
+    ids.insert(t.wait());
+  }
+  EXPECT_EQ(ids.size(), GetParam());
+  EXPECT_EQ(ids.count(std::this_thread::get_id()), 0u);
+}
+
+TEST_P(OnRuntime, TaskStaysOnItsHomeThread) {
+  Watchdog dog;
+  gofer::Runtime rt(GetParam());
+  auto t = rt.go_on(GetParam() - 1, [] {
+    const auto home = std::this_thread::get_id();
+    for (int i = 0; i < 100; ++i) {
+      gofer::sleep_for(10us);
+      gofer::yield();
+      if (std::this_thread::get_id() != home) {
+        return false;
+      }
+    }
+    return true;
+  });
+  EXPECT_TRUE(t.wait());
+}
+
+TEST_P(OnRuntime, ShutdownWaitsForTasksAndTheirChildren) {
+  Watchdog dog;
+  std::atomic<int> done{0};
+  {
+    gofer::Runtime rt(GetParam());
+    for (int i = 0; i < 20; ++i) {
+      rt.go([&done] {
+        gofer::sleep_for(2ms);
+        gofer::go([&done] {
+          gofer::sleep_for(2ms);
+          ++done;
+        });
+        ++done;
+      });
+    }
+  }
+  EXPECT_EQ(done.load(), 40);
+}
+
+TEST_P(OnRuntime, ShutdownCanStopBlockedTasks) {
+  Watchdog dog;
+  gofer::Runtime rt(GetParam());
+  gofer::Chan<int> never;
+  std::vector<gofer::Task<void>> tasks;
+  for (std::size_t i = 0; i < 3 * GetParam(); ++i) {
+    tasks.push_back(rt.go([never]() mutable { (void)never.recv(); }));
+  }
+  rt.shutdown(gofer::shutdown_mode::stop_tasks);
+  for (auto& t : tasks) {
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, OnRuntime, testing::Values(1, 2, 4));
+
+TEST(Runtime, BadArgumentsThrow) {
+  EXPECT_THROW(gofer::Runtime(0), std::invalid_argument);
+  gofer::Runtime rt(1);
+  EXPECT_THROW(rt.go_on(1, [] {}), std::out_of_range);
+  rt.shutdown();
+  EXPECT_THROW(rt.go([] {}), std::logic_error);
+}
+
+TEST(Runtime, ShutdownFromOwnThreadThrows) {
+  Watchdog dog;
+  gofer::Runtime rt(1);
+  auto t = rt.go([&rt] { rt.shutdown(); });
+  EXPECT_THROW(t.wait(), std::logic_error);
+}
+
+TEST(Runtime, ExceptionsCrossThreads) {
+  gofer::Runtime rt(2);
+  auto t = rt.go([]() -> int { throw std::runtime_error("far away"); });
+  EXPECT_THROW(t.wait(), std::runtime_error);
+}
