@@ -1,5 +1,6 @@
 // waiter.cpp: park() and cancellation; the protocol is documented in detail/waiter.hpp.
 #include <mutex>
+#include <thread>
 
 #include <gofer/detail/waiter.hpp>
 #include <gofer/errors.hpp>
@@ -35,12 +36,34 @@ void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
   ensure_scheduler();
-  waker.wake();
-  state.store(done, std::memory_order_release);
+  if (timed) {
+    waker.wake();
+    state.store(done, std::memory_order_release);
+  } else {
+    const boost::fibers::waker wake_it = waker;
+    state.store(done, std::memory_order_release);
+    wake_it.wake();
+  }
 }
+
+namespace {
+
+// await_done: the waiter's side of a timed race: the winner may still be inside wake().
+void await_done(const Waiter& w) noexcept {
+  for (int spins = 0; w.state.load(std::memory_order_acquire) != Waiter::done; ++spins) {
+    if (spins < 64) {
+      spin_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
 
 wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
   TaskControl* tc = current_task_control;
+  w.timed = deadline != no_deadline;
   bool must_suspend = true;
   if (tc != nullptr) {
     std::lock_guard guard(tc->lock);
@@ -70,9 +93,7 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
       w.reason = wake_reason::timeout;
       w.state.store(Waiter::done, std::memory_order_release);
     }
-    while (w.state.load(std::memory_order_acquire) != Waiter::done) {
-      spin_pause();
-    }
+    await_done(w);
   }
   if (tc != nullptr) {
     std::lock_guard guard(tc->lock);

@@ -66,9 +66,10 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
 template <class T, class F>
 class RecvArm final : public SelectArm {
  public:
-  RecvArm(Chan<T> ch, F f) : ch_(std::move(ch)), f_(std::move(f)) {}
-  SpinLock& lock() noexcept override { return st().lock; }
-  const void* chan() const noexcept override { return &chan_state(ch_); }
+  // RecvArm: throws std::logic_error for a moved-from Chan (before select locks anything).
+  RecvArm(Chan<T> ch, F f) : st_(&chan_state(ch)), ch_(std::move(ch)), f_(std::move(f)) {}
+  SpinLock& lock() noexcept override { return st_->lock; }
+  const void* chan() const noexcept override { return st_; }
   bool try_now() override { return st().try_recv_locked(out_) != chan_status::empty; }
   void enqueue(WaitNode& n) override { st().enqueue_recv_locked(n, out_); }
   void dequeue(WaitNode& n) noexcept override { st().dequeue_recv_locked(n); }
@@ -82,8 +83,9 @@ class RecvArm final : public SelectArm {
   }
 
  private:
-  ChanState<T>& st() const noexcept { return chan_state(ch_); }
-  Chan<T> ch_;
+  ChanState<T>& st() const noexcept { return *st_; }
+  ChanState<T>* st_;
+  Chan<T> ch_;  // keeps the channel alive for the select
   F f_;
   std::optional<T> out_;
 };
@@ -91,9 +93,11 @@ class RecvArm final : public SelectArm {
 template <class T, class F>
 class SendArm final : public SelectArm {
  public:
-  SendArm(Chan<T> ch, T v, F f) : ch_(std::move(ch)), v_(std::move(v)), f_(std::move(f)) {}
-  SpinLock& lock() noexcept override { return st().lock; }
-  const void* chan() const noexcept override { return &chan_state(ch_); }
+  // SendArm: throws std::logic_error for a moved-from Chan (before select locks anything).
+  SendArm(Chan<T> ch, T v, F f)
+      : st_(&chan_state(ch)), ch_(std::move(ch)), v_(std::move(v)), f_(std::move(f)) {}
+  SpinLock& lock() noexcept override { return st_->lock; }
+  const void* chan() const noexcept override { return st_; }
   bool try_now() override {
     const chan_status s = st().try_send_locked(v_);
     closed_ = s == chan_status::closed;
@@ -116,8 +120,9 @@ class SendArm final : public SelectArm {
   }
 
  private:
-  ChanState<T>& st() const noexcept { return chan_state(ch_); }
-  Chan<T> ch_;
+  ChanState<T>& st() const noexcept { return *st_; }
+  ChanState<T>* st_;
+  Chan<T> ch_;  // keeps the channel alive for the select
   T v_;
   F f_;
   bool closed_ = false;

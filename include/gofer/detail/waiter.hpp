@@ -12,15 +12,24 @@
 //      request_stop, or the waiter itself on timeout) must first win Waiter::try_claim(), a
 //      single CAS pending -> claimed. Exactly one party wins. The winner writes the outcome
 //      (and, for channels, moves the value into or out of the node's slot) and calls
-//      complete(), which wakes the context and then publishes state = done (release).
+//      complete(), which publishes state = done (release) and wakes the context.
 //      A loser does nothing to the Waiter except, if it holds a source lock, unlink the node.
 //
 // Invariants and why they hold:
 //   - A Waiter outlives every access to it. Nodes are unlinked only under their queue's lock,
-//     and park() returns only after state == done, i.e. after the winner's last access; the
-//     caller then relocks each source still holding a linked node and unlinks it before the
-//     Waiter (a stack object) dies. request_stop reaches a Waiter only through
-//     TaskControl::parked, cleared under TaskControl::lock before park() returns.
+//     and park() returns only after state == done; the caller then relocks each source still
+//     holding a linked node and unlinks it before the Waiter (a stack object) dies.
+//     request_stop reaches a Waiter only through TaskControl::parked, cleared under
+//     TaskControl::lock before park() returns.
+//   - Untimed wait (the hot path): the winner stores done *before* it wakes, using a copy of
+//     the waker, and touches nothing of the Waiter afterwards. The waiter can only be resumed
+//     by that wake, so it finds done at once and never spins on a claimer that the kernel
+//     preempted; the waker's context is alive until the wake has linked it, because the
+//     fiber cannot run (let alone end) before that.
+//   - Timed wait: the timer may resume the waiter while a winner is still inside wake(), and
+//     a fiber that then ran to its end would free the context that wake() touches. So here
+//     the winner wakes first and stores done last, and the waiter waits for done (spinning,
+//     then yielding its thread). This wait is short and happens only on timed operations.
 //   - A wake can never be lost or doubled: Boost's waker epoch makes wake() one-shot, and the
 //     same epoch is given to the sleep queue, so the timer and the claimer cannot both resume
 //     the context. A timer wake that races a claim is resolved by try_claim(): if the claimer
@@ -113,6 +122,7 @@ struct Waiter {
   boost::fibers::context* ctx;
   boost::fibers::waker waker;
   std::atomic<std::uint32_t> state{pending};
+  bool timed = false;                       // set by park() before anyone can claim
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
 };
