@@ -1,6 +1,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <boost/fiber/operations.hpp>
 
@@ -18,10 +19,15 @@ thread_local Scheduler* this_thread_scheduler = nullptr;
 // thread's loop still works; Boost would otherwise wait for them forever.
 struct ThreadExit {
   ~ThreadExit() {
-    if (Scheduler* s = this_thread_scheduler; s != nullptr && s->live_tasks() > 0) {
+    Scheduler* s = this_thread_scheduler;
+    if (s == nullptr) {
+      return;
+    }
+    if (s->live_tasks() > 0) {
       s->stop_all();
       s->wait_idle(no_deadline);
     }
+    s->quiesce();
   }
 };
 
@@ -141,6 +147,12 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
 void Scheduler::notify() noexcept {
   if (!notified_.exchange(true) && state_.load() == sleeping) {
     poller_.wake();
+  }
+}
+
+void Scheduler::quiesce() const noexcept {
+  while (remote_wakers_.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
   }
 }
 

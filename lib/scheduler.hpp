@@ -67,6 +67,13 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   // Returns false on timeout; throws gofer::cancelled in a cancelled task.
   bool wait_idle(clock::time_point deadline);
 
+  // begin_remote_wake / end_remote_wake: bracket a wake of one of this scheduler's waiters
+  // (from any thread); the thread does not exit while one is in progress (waiter.hpp).
+  void begin_remote_wake() noexcept { remote_wakers_.fetch_add(1, std::memory_order_acq_rel); }
+  void end_remote_wake() noexcept { remote_wakers_.fetch_sub(1, std::memory_order_acq_rel); }
+  // quiesce: at thread exit, waits until no other thread is inside a wake of this one.
+  void quiesce() const noexcept;
+
   // Counters for tests and benchmarks.
   std::uint64_t sleeps() const noexcept { return sleeps_; }
   std::uint64_t spin_hits() const noexcept { return spin_hits_; }
@@ -78,6 +85,7 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   boost::fibers::scheduler::ready_queue_type ready_;
   std::atomic<bool> notified_{false};
   std::atomic<int> state_{running};
+  std::atomic<int> remote_wakers_{0};
   std::chrono::nanoseconds spin_{0};
   std::uint64_t sleeps_ = 0;
   std::uint64_t spin_hits_ = 0;

@@ -5,6 +5,7 @@
 #include <gofer/detail/waiter.hpp>
 #include <gofer/errors.hpp>
 
+#include "scheduler.hpp"
 #include "stack_pool.hpp"
 
 namespace gofer::detail {
@@ -27,7 +28,7 @@ void set_current_control(TaskControl* tc) noexcept {
 }
 
 Waiter::Waiter() {
-  ensure_scheduler();
+  home = &Scheduler::local();
   ctx = boost::fibers::context::active();
   waker = ctx->create_waker();
 }
@@ -36,6 +37,8 @@ void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
   ensure_scheduler();
+  Scheduler* target = home;
+  target->begin_remote_wake();
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
@@ -44,6 +47,7 @@ void Waiter::complete(wake_reason r, int index) noexcept {
     state.store(done, std::memory_order_release);
     wake_it.wake();
   }
+  target->end_remote_wake();
 }
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/scale.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -49,7 +50,7 @@ TEST(Time, HugeTimeoutSaturates) {
 
 TEST(Time, ManyTimersOnOneThread) {
   Watchdog dog;
-  constexpr int n = 10'000;
+  constexpr int n = 10'000 / gofer::test::sanitizer_scale;
   int woke = 0;
   std::vector<gofer::Task<void>> tasks;
   tasks.reserve(n);

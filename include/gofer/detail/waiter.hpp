@@ -38,6 +38,11 @@
 //     the context into its home scheduler's remote-ready queue, which that scheduler drains
 //     in its dispatcher, i.e. after the waiter has switched out. A wake from the same thread
 //     cannot happen in that window (scheduling is cooperative).
+//   - The waiter's thread cannot exit (destroying its scheduler) while a winner on another
+//     thread is still inside wake(), which touches that scheduler after linking the context:
+//     complete() counts itself in the home scheduler's remote-waker count before it wakes, and
+//     a thread's exit waits for that count to drop to zero. The home scheduler is alive when
+//     complete() starts because something of that thread (the waiter) is still parked.
 //   - No SpinLock is held across a context switch.
 //
 // Thread-safety: try_claim/complete may run on any thread; everything else on the waiter's
@@ -77,6 +82,8 @@ clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
 
 // wake_reason: why a parked Waiter was completed.
 enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
+
+class Scheduler;
 
 // ensure_scheduler: installs gofer's scheduler on the calling thread if it has none.
 void ensure_scheduler();
@@ -120,6 +127,7 @@ struct Waiter {
   void complete(wake_reason r, int index) noexcept;
 
   boost::fibers::context* ctx;
+  Scheduler* home;  // the waiter's scheduler; kept alive by complete() while it wakes
   boost::fibers::waker waker;
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
