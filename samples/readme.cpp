@@ -3,23 +3,33 @@
 using namespace std::chrono_literals;
 
 int main() {
-  gofer::Runtime rt(2);                          // two scheduler threads
-  gofer::Chan<int> jobs(16);                     // a bounded channel
-  gofer::Chan<int> results;                      // a rendezvous channel
-  rt.go([jobs]() mutable {                       // a producer task on one thread
-    for (int i = 1; i <= 10; ++i) jobs.send(i);  // parks the task when the buffer is full
+  gofer::Runtime rt(2);       // two scheduler threads, each with its own epoll loop
+  gofer::Chan<int> jobs(16);  // a bounded channel
+  gofer::Chan<int> results;   // a rendezvous channel
+
+  rt.go([jobs]() mutable {  // a producer task
+    for (int i = 1; i <= 10; ++i) {
+      jobs.send(i);  // parks this task (not its thread) while the buffer is full
+    }
     jobs.close();
   });
-  rt.go([jobs, results]() mutable {              // a worker task on the other
-    for (int j : jobs) results.send(j * j);      // until jobs is closed and drained
+  rt.go([jobs, results]() mutable {  // a worker task
+    for (int j : jobs) {             // until jobs is closed and drained
+      results.send(j * j);
+    }
     results.close();
   });
+
   int sum = 0;
-  for (bool open = true; open;) {                // main is plain code: it blocks, tasks don't
-    gofer::select(
-        gofer::on_recv(results, [&](std::optional<int> v) { if (v) sum += *v; else open = false; }),
-        gofer::on_timeout(1s, [&] { open = false; }));
+  bool open = true;
+  auto on_result = [&](std::optional<int> v) { v ? void(sum += *v) : void(open = false); };
+  while (open) {  // main is plain code: it blocks here while the tasks run
+    gofer::select(gofer::on_recv(results, on_result), gofer::on_timeout(1s, [&] { open = false; }));
   }
-  auto t = gofer::go([](int x) { gofer::sleep_for(10ms); return x + 1; }, sum);
-  return gofer::wait(t) == 386 ? 0 : 1;          // wait() rethrows the task's exception
+
+  auto t = gofer::go([sum] {  // a task on main's own scheduler
+    gofer::sleep_for(10ms);
+    return sum + 1;
+  });
+  return gofer::wait(t) == 386 ? 0 : 1;  // wait() rethrows the task's exception
 }
