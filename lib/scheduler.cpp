@@ -102,12 +102,10 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
     return;
   }
   const auto limit = idle_spin_limit();
-  if (spin_ > limit) {
-    spin_ = limit;
-  }
+  spin_ = std::min(spin_, limit);
+  const auto idle_start = std::chrono::steady_clock::now();
   if (spin_.count() > 0) {
-    const auto spin_end = std::chrono::steady_clock::now() + spin_;
-    const auto end = std::min(spin_end, tp);
+    const auto spin_end = std::min(idle_start + spin_, tp);
     do {
       for (int i = 0; i < 64; ++i) {
         if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
@@ -116,7 +114,7 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
         }
         spin_pause();
       }
-    } while (std::chrono::steady_clock::now() < end);
+    } while (std::chrono::steady_clock::now() < spin_end);
     if (tp <= spin_end) {
       return;  // a timer is due: let the dispatcher run it
     }
@@ -127,25 +125,28 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
     return;
   }
   ++sleeps_;
-  const auto slept_at = std::chrono::steady_clock::now();
   poller_.wait(tp);
   state_.store(running);
-  const bool by_notify = notified_.exchange(false);
-  // Adapt the spin: a notify that came soon after falling asleep would have been caught by a
-  // longer spin (double it); a long or timer-ended sleep means spinning was wasted (halve it).
-  if (by_notify && std::chrono::steady_clock::now() - slept_at < limit) {
-    spin_ = std::max(spin_ * 2, std::chrono::nanoseconds(1000));
-    spin_ = std::min(spin_, limit);
-  } else {
-    spin_ /= 2;
-    if (spin_ < std::chrono::nanoseconds(500)) {
-      spin_ = std::chrono::nanoseconds(0);
+  if (notified_.exchange(false)) {
+    // Adapt the spin to when the wake-up was asked for (stamped by notify): within the limit,
+    // a full spin would have caught it; later, spinning was wasted, so spin half as long.
+    const auto asked = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(notify_stamp_.load(std::memory_order_relaxed)));
+    if (asked - idle_start < limit) {
+      spin_ = limit;
+      return;
     }
+  }
+  spin_ /= 2;
+  if (spin_ < std::chrono::nanoseconds(500)) {
+    spin_ = std::chrono::nanoseconds(0);
   }
 }
 
 void Scheduler::notify() noexcept {
   if (!notified_.exchange(true) && state_.load() == sleeping) {
+    notify_stamp_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_relaxed);
     poller_.wake();
   }
 }

@@ -53,7 +53,7 @@ namespace {
 constexpr std::size_t min_stack_size = std::size_t{16} * 1024;
 constexpr std::size_t max_stack_size = std::size_t{1} << 30;
 constexpr std::size_t max_cached_stacks = 1024;
-constexpr std::size_t max_cached_bytes = std::size_t{64} << 20;
+constexpr std::size_t max_cached_bytes = std::size_t{1} << 30;
 constexpr std::size_t max_size_classes = 16;
 constexpr std::size_t max_slab_stacks = 64;
 constexpr std::size_t max_slab_bytes = std::size_t{64} << 20;

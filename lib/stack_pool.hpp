@@ -28,8 +28,10 @@
 //      of the next stack in its slab, in the top page that stack already dirties when it runs.
 //  (3) A cached stack is still mapped, keeps its guard page or intact canary, and is never
 //      mprotected, madvised or munmapped while cached: reuse makes no system call.
-//  (4) A pool caches at most 1024 stacks and at most 64 MiB; a release beyond that unmaps a
-//      guarded stack and returns a canary stack to its slab.
+//  (4) A pool caches at most 1024 stacks and at most 1 GiB of address space (untouched pages
+//      cost no memory, so what a cached stack holds resident is only what its last task
+//      touched); a release beyond that unmaps a guarded stack and returns a canary stack to
+//      its slab.
 //  (5) Slabs are shared by all threads. A slab is unmapped once every stack carved from it has
 //      left all pools (cache overflow or thread exit) and its carving pool has dropped it; until
 //      then it stays mapped, so a thread exit can leave a slab mapped for the other threads.

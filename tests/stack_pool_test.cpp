@@ -242,7 +242,7 @@ TEST(StackPool, BoundsTheCachePerThread) {
     for (stack_context& sctx : held) {
       StackPool::local().deallocate(sctx);
     }
-    // 1024 stacks of 64 KiB: both limits, 1024 stacks and 64 MiB, are reached together.
+    // 1024 stacks of 64 KiB: the count limit is reached long before the 1 GiB one.
     EXPECT_EQ(StackPool::local().cached(), 1024u);
   });
 }
