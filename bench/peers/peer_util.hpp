@@ -1,0 +1,155 @@
+// peer_util.hpp: what the two C++ peer programs (gofer, raw Boost.Fiber) share: the workload
+// constants, the command line, the result line, the data checks and the RSS/CPU probes.
+//
+// A peer program runs one workload per process: `prog WORKLOAD[/VARIANT] [SCALE]`, or
+// `prog --list` for the workloads it implements. SCALE (default 1) multiplies every count.
+// A run prints exactly one line "workload=W [variant=V] unit=U value=X" on stdout and exits 0;
+// when data did not arrive (a count or a sum is off) it says what on stderr and exits 1.
+// bench/peers/go/workloads.go implements the same protocol and constants in Go.
+//
+// spawn starts its 1,000,000 tasks in waves of spawn_wave, each wave waited before the next.
+// All at once, gofer holds a million untouched-but-faulted stacks before the first task runs
+// (8 GB RSS and ~30 us per task in mmap and page faults on the reference machine), which a
+// shared benchmark machine cannot afford five times over.
+//
+// Thread-safety: everything here is called from the program's main thread only.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace peer {
+
+// The workload constants (names as in the Go peer).
+inline constexpr std::int64_t spawn_tasks = 1'000'000;
+inline constexpr std::int64_t spawn_wave = 1'000;  // tasks spawned, then all waited, per wave
+inline constexpr std::int64_t pingpong_local_trips = 1'000'000;
+inline constexpr std::int64_t spsc_messages = 10'000'000;
+inline constexpr std::size_t spsc_capacity = 1024;
+inline constexpr std::int64_t pingpong_cross_trips = 200'000;
+inline constexpr std::int64_t mpmc_messages = 10'000'000;
+inline constexpr std::size_t mpmc_capacity = 256;
+inline constexpr int mpmc_producers = 4;
+inline constexpr int mpmc_consumers = 4;
+inline constexpr std::int64_t parked_tasks = 100'000;
+inline constexpr std::int64_t yield_switches = 10'000'000;
+inline constexpr std::int64_t select_count = 1'000'000;
+inline constexpr int select_channels = 4;
+inline constexpr double idle_seconds = 1.0;
+
+using clock = std::chrono::steady_clock;
+
+// Workload: one runnable id ("name" or "name/variant") and its body, given the scale.
+struct Workload {
+  std::string id;
+  std::function<void(const std::string& id, double scale)> run;
+};
+
+// scaled: n * scale, at least `min`.
+inline std::int64_t scaled(std::int64_t n, double scale, std::int64_t min = 1) {
+  const auto v = static_cast<std::int64_t>(static_cast<double>(n) * scale);
+  return v < min ? min : v;
+}
+
+// sum_below: 0 + 1 + ... + (n - 1).
+inline std::int64_t sum_below(std::int64_t n) {
+  return n * (n - 1) / 2;
+}
+
+// fail: reports a broken run on stderr and exits 1.
+[[noreturn]] inline void fail(const std::string& id, const std::string& what) {
+  std::fprintf(stderr, "%s: FAILED: %s\n", id.c_str(), what.c_str());
+  std::fflush(stdout);
+  std::exit(1);
+}
+
+// check: fail() unless got == want.
+inline void check(const std::string& id, const char* what, std::int64_t got, std::int64_t want) {
+  if (got != want) {
+    fail(id, std::string(what) + " is " + std::to_string(got) + ", want " + std::to_string(want));
+  }
+}
+
+// report: prints the result line for `id`.
+inline void report(const std::string& id, const char* unit, double value) {
+  const auto slash = id.find('/');
+  if (slash == std::string::npos) {
+    std::printf("workload=%s unit=%s value=%.6g\n", id.c_str(), unit, value);
+  } else {
+    std::printf("workload=%s variant=%s unit=%s value=%.6g\n", id.substr(0, slash).c_str(),
+                id.substr(slash + 1).c_str(), unit, value);
+  }
+  std::fflush(stdout);
+}
+
+// per_op: elapsed time per operation in the unit of Unit (e.g. std::nano).
+template <class Unit>
+double per_op(clock::duration elapsed, std::int64_t ops) {
+  return std::chrono::duration<double, Unit>(elapsed).count() / static_cast<double>(ops);
+}
+
+// rss_bytes: VmRSS of this process, from /proc/self/status.
+inline std::int64_t rss_bytes(const std::string& id) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::strtoll(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+  }
+  fail(id, "no VmRSS line in /proc/self/status");
+}
+
+// cpu_seconds: user + system CPU time of the whole process so far.
+inline double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+  };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+// run_main: the command line shared by the peers (see the header comment).
+inline int run_main(int argc, char** argv, const char* program,
+                    const std::vector<Workload>& workloads) {
+  if (argc < 2 || argc > 3) {
+    std::fprintf(stderr, "usage: %s WORKLOAD[/VARIANT] [SCALE] | --list\n", program);
+    return 2;
+  }
+  const std::string_view what = argv[1];
+  if (what == "--list") {
+    for (const auto& w : workloads) {
+      std::printf("%s\n", w.id.c_str());
+    }
+    return 0;
+  }
+  double scale = 1.0;
+  if (argc == 3) {
+    char* end = nullptr;
+    scale = std::strtod(argv[2], &end);
+    if (end == argv[2] || *end != '\0' || !(scale > 0)) {
+      std::fprintf(stderr, "%s: bad scale \"%s\": want a positive number\n", program, argv[2]);
+      return 2;
+    }
+  }
+  for (const auto& w : workloads) {
+    if (w.id == what) {
+      w.run(w.id, scale);
+      return 0;
+    }
+  }
+  std::fprintf(stderr, "%s: unknown workload \"%s\" (see --list)\n", program, argv[1]);
+  return 2;
+}
+
+}  // namespace peer
