@@ -281,3 +281,25 @@ TEST(EventLoop, WithEventLoopInsideTaskThrows) {
   auto t = gofer::go([] { gofer::with_event_loop([] {}); });
   EXPECT_THROW(t.wait(), std::logic_error);
 }
+
+namespace {
+// recurse: unbounded recursion with a frame the optimizer cannot drop.
+int recurse(int depth) {
+  if (depth < 0) {
+    return 0;  // never: depth only grows (keeps -Winfinite-recursion quiet)
+  }
+  volatile char frame[512];
+  frame[0] = static_cast<char>(depth);
+  return recurse(depth + 1) + frame[0];
+}
+}  // namespace
+
+TEST(TaskDeathTest, StackOverflowNamesTheTask) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto t = gofer::go(gofer::TaskOptions{"deep", 64 * 1024}, [] { return recurse(1); });
+        t.wait();
+      },
+      "gofer: stack overflow in task [0-9]+ \\(deep\\)");
+}
