@@ -98,6 +98,9 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   std::uint64_t sleeps_ = 0;
   std::uint64_t spin_hits_ = 0;
   unsigned dispatcher_passes_ = 0;
+  boost::fibers::context* dispatcher_ = nullptr;  // Boost's dispatcher fiber, once seen
+  unsigned picks_since_dispatcher_ = 0;
+  static constexpr unsigned dispatcher_period = 16;
 
   TaskControl* live_head_ = nullptr;
   std::size_t live_ = 0;
