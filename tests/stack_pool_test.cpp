@@ -20,6 +20,8 @@
 #include <boost/fiber/fiber.hpp>
 #include <gtest/gtest.h>
 
+#include "support/scale.hpp"
+
 namespace gofer::detail {
 namespace {
 
@@ -229,7 +231,11 @@ TEST(StackPool, StackReleasedOnAnotherThreadJoinsThatPoolAndIsUnmappedAtItsExit)
     StackPool::local().deallocate(sctx);
   });
   EXPECT_EQ(live_guarded_stacks(), guarded_before);
-  EXPECT_EQ(resident_pages(mapping, small_stack + page()), -1) << "still mapped";
+  // Sanitizer runtimes map their own memory when threads come and go and may take the freed
+  // range at once, so under them only the counter above is checked.
+  if (gofer::test::sanitizer_scale == 1) {
+    EXPECT_EQ(resident_pages(mapping, small_stack + page()), -1) << "still mapped";
+  }
 }
 
 TEST(StackPool, BoundsTheCachePerThread) {
