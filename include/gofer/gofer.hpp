@@ -6,7 +6,9 @@
 #include <gofer/event_loop.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
+#include <gofer/semaphore.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/task.hpp>
 #include <gofer/time.hpp>
 #include <gofer/version.hpp>
+#include <gofer/wait_group.hpp>

@@ -1,0 +1,170 @@
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <gofer/gofer.hpp>
+
+#include "support/scale.hpp"
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using gofer::test::Watchdog;
+
+TEST(WaitGroup, WaitReturnsAtOnceAtZero) {
+  gofer::WaitGroup wg;
+  wg.wait();
+  EXPECT_TRUE(wg.wait_for(0ms));
+  EXPECT_EQ(wg.count(), 0);
+}
+
+TEST(WaitGroup, WaitsForTasksOnSeveralThreads) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::WaitGroup wg;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 50; ++i) {
+    wg.add();
+    rt.go([&wg, &finished, i] {
+      gofer::sleep_for(std::chrono::microseconds(100 * (i % 5)));
+      ++finished;
+      wg.done();
+    });
+  }
+  wg.wait();  // a plain thread blocks here
+  EXPECT_EQ(finished.load(), 50);
+}
+
+TEST(WaitGroup, TaskWaitsForPlainThreads) {
+  Watchdog dog;
+  gofer::WaitGroup wg(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&wg] {
+      std::this_thread::sleep_for(1ms);
+      wg.done();
+    });
+  }
+  auto t = gofer::go([&wg] {
+    wg.wait();
+    return wg.count();
+  });
+  EXPECT_EQ(t.wait(), 0);
+  for (auto& th : threads) {
+    th.join();
+  }
+}
+
+TEST(WaitGroup, TimedWaitTimesOutWhileCountIsPositive) {
+  Watchdog dog;
+  gofer::WaitGroup wg(1);
+  EXPECT_FALSE(wg.wait_for(2ms));
+  wg.done();
+  EXPECT_TRUE(wg.wait_for(2ms));
+}
+
+TEST(WaitGroup, NegativeCounterThrowsAndLeavesCountUnchanged) {
+  gofer::WaitGroup wg(1);
+  EXPECT_THROW(wg.add(-2), std::logic_error);
+  EXPECT_EQ(wg.count(), 1);
+  EXPECT_THROW(gofer::WaitGroup(-1), std::invalid_argument);
+}
+
+TEST(WaitGroup, RequestStopWakesWaiter) {
+  Watchdog dog;
+  gofer::WaitGroup wg(1);
+  auto t = gofer::go([&wg] { wg.wait(); });
+  gofer::yield();
+  t.request_stop();
+  EXPECT_THROW(t.wait(), gofer::cancelled);
+  wg.done();
+}
+
+TEST(Semaphore, TryAcquireCountsPermits) {
+  gofer::Semaphore s(2);
+  EXPECT_TRUE(s.try_acquire());
+  EXPECT_TRUE(s.try_acquire());
+  EXPECT_FALSE(s.try_acquire());
+  s.release(2);
+  EXPECT_EQ(s.available(), 2);
+}
+
+TEST(Semaphore, BadCountsThrowInvalidArgument) {
+  EXPECT_THROW(gofer::Semaphore(-1), std::invalid_argument);
+  gofer::Semaphore s(0);
+  EXPECT_THROW(s.release(-1), std::invalid_argument);
+}
+
+TEST(Semaphore, TimedAcquireTimesOutAndTakesNothing) {
+  Watchdog dog;
+  gofer::Semaphore s(0);
+  EXPECT_FALSE(s.try_acquire_for(2ms));
+  s.release();
+  EXPECT_EQ(s.available(), 1);
+  EXPECT_TRUE(s.try_acquire_for(2ms));
+  EXPECT_EQ(s.available(), 0);
+}
+
+TEST(Semaphore, ReleaseHandsPermitToParkedTask) {
+  Watchdog dog;
+  gofer::Semaphore s(0);
+  auto t = gofer::go([&s] {
+    s.acquire();
+    return s.available();
+  });
+  gofer::yield();  // t parks
+  s.release();
+  EXPECT_EQ(t.wait(), 0);  // the permit went to t, not back to the count
+}
+
+TEST(Semaphore, BoundsConcurrencyAcrossThreads) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::Semaphore slots(3);
+  std::atomic<int> inside{0};
+  std::atomic<int> most{0};
+  std::vector<gofer::Task<void>> tasks;
+  const int n = 200 / gofer::test::sanitizer_scale;
+  for (int i = 0; i < n; ++i) {
+    tasks.push_back(rt.go([&] {
+      slots.acquire();
+      const int now = ++inside;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      gofer::sleep_for(50us);
+      --inside;
+      slots.release();
+    }));
+  }
+  std::thread plain([&] {
+    for (int i = 0; i < n / 4; ++i) {
+      slots.acquire();  // a plain thread competes too
+      const int now = ++inside;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      --inside;
+      slots.release();
+    }
+  });
+  gofer::wait_all(tasks);
+  plain.join();
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 1);
+  EXPECT_EQ(slots.available(), 3);
+}
+
+TEST(Semaphore, RequestStopWakesAcquirerWithoutTakingAPermit) {
+  Watchdog dog;
+  gofer::Semaphore s(0);
+  auto t = gofer::go([&s] { s.acquire(); });
+  gofer::yield();
+  t.request_stop();
+  EXPECT_THROW(t.wait(), gofer::cancelled);
+  s.release();
+  EXPECT_EQ(s.available(), 1);
+}
