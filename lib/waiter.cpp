@@ -66,7 +66,8 @@ void await_done(const Waiter& w) noexcept {
 }  // namespace
 
 wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
-  TaskControl* tc = current_task_control;
+  TaskControl* const self = current_task_control;
+  TaskControl* const tc = w.cancellable ? self : nullptr;  // where request_stop can find w
   w.timed = deadline != no_deadline;
   bool must_suspend = true;
   if (tc != nullptr) {
@@ -103,7 +104,7 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
     std::lock_guard guard(tc->lock);
     tc->parked = nullptr;
   }
-  set_current_control(tc);
+  set_current_control(self);
   return w.reason;
 }
 

@@ -168,3 +168,160 @@ TEST(Semaphore, RequestStopWakesAcquirerWithoutTakingAPermit) {
   s.release();
   EXPECT_EQ(s.available(), 1);
 }
+
+TEST(Mutex, ExcludesTasksOnSeveralThreadsAndPlainThreads) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::Mutex m;
+  long counter = 0;  // guarded by m only: TSan checks the exclusion
+  const int rounds = 2000 / gofer::test::sanitizer_scale;
+  std::vector<gofer::Task<void>> tasks;
+  for (int t = 0; t < 4; ++t) {
+    tasks.push_back(rt.go([&] {
+      for (int i = 0; i < rounds; ++i) {
+        std::lock_guard lock(m);
+        ++counter;
+        if (i % 64 == 0) {
+          gofer::yield();  // hold the lock across a switch: others must park
+        }
+      }
+    }));
+  }
+  std::thread plain([&] {
+    for (int i = 0; i < rounds; ++i) {
+      std::lock_guard lock(m);
+      ++counter;
+    }
+  });
+  gofer::wait_all(tasks);
+  plain.join();
+  std::lock_guard lock(m);
+  EXPECT_EQ(counter, 5L * rounds);
+}
+
+TEST(Mutex, TryLockAndTimedLock) {
+  Watchdog dog;
+  gofer::Mutex m;
+  EXPECT_TRUE(m.try_lock());
+  EXPECT_FALSE(m.try_lock());
+  auto t = gofer::go([&m] { return m.try_lock_for(2ms); });
+  EXPECT_FALSE(t.wait());
+  m.unlock();
+  EXPECT_TRUE(m.try_lock_for(2ms));
+  m.unlock();
+}
+
+TEST(Mutex, UnlockOfUnlockedMutexThrows) {
+  gofer::Mutex m;
+  EXPECT_THROW(m.unlock(), std::logic_error);
+}
+
+TEST(Mutex, RequestStopWakesLockerWithoutGivingItTheLock) {
+  Watchdog dog;
+  gofer::Mutex m;
+  m.lock();
+  auto t = gofer::go([&m] { std::lock_guard lock(m); });
+  gofer::yield();
+  t.request_stop();
+  EXPECT_THROW(t.wait(), gofer::cancelled);
+  m.unlock();
+  EXPECT_TRUE(m.try_lock());  // nobody else holds it
+  m.unlock();
+}
+
+TEST(CondVar, ProducerConsumerAcrossThreads) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::Mutex m;
+  gofer::CondVar cv;
+  std::vector<int> queue;
+  bool finished = false;
+  const int n = 1000 / gofer::test::sanitizer_scale;
+  auto consumer = rt.go_on(1, [&] {
+    long sum = 0;
+    std::unique_lock lock(m);
+    for (;;) {
+      cv.wait(lock, [&] { return !queue.empty() || finished; });
+      if (queue.empty()) {
+        return sum;
+      }
+      sum += queue.back();
+      queue.pop_back();
+    }
+  });
+  rt.go_on(0, [&] {
+    for (int i = 1; i <= n; ++i) {
+      {
+        std::lock_guard lock(m);
+        queue.push_back(i);
+      }
+      cv.notify_one();
+    }
+    std::lock_guard lock(m);
+    finished = true;
+    cv.notify_all();
+  });
+  EXPECT_EQ(consumer.wait(), static_cast<long>(n) * (n + 1) / 2);
+}
+
+TEST(CondVar, TimedWaitReturnsTimeoutHoldingTheMutex) {
+  Watchdog dog;
+  gofer::Mutex m;
+  gofer::CondVar cv;
+  std::unique_lock lock(m);
+  EXPECT_EQ(cv.wait_for(lock, 2ms), std::cv_status::timeout);
+  EXPECT_TRUE(lock.owns_lock());
+  EXPECT_FALSE(m.try_lock());
+  EXPECT_FALSE(cv.wait_for(lock, 1ms, [] { return false; }));
+}
+
+TEST(CondVar, CancelledWaitStillHoldsTheMutex) {
+  Watchdog dog;
+  gofer::Mutex m;
+  gofer::CondVar cv;
+  auto t = gofer::go([&] {
+    std::unique_lock lock(m);
+    try {
+      cv.wait(lock);
+    } catch (const gofer::cancelled&) {
+      return lock.owns_lock() && !m.try_lock();
+    }
+    return false;
+  });
+  gofer::yield();
+  t.request_stop();
+  EXPECT_TRUE(t.wait());
+  EXPECT_TRUE(m.try_lock());  // released by the task's unique_lock
+  m.unlock();
+}
+
+TEST(CondVar, NotifyAllWakesEveryWaiter) {
+  Watchdog dog;
+  gofer::Mutex m;
+  gofer::CondVar cv;
+  bool go = false;
+  int woke = 0;
+  std::vector<gofer::Task<void>> tasks;
+  for (int i = 0; i < 5; ++i) {
+    tasks.push_back(gofer::go([&] {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return go; });
+      ++woke;
+    }));
+  }
+  gofer::yield();
+  {
+    std::lock_guard lock(m);
+    go = true;
+  }
+  cv.notify_all();
+  gofer::wait_all(tasks);
+  EXPECT_EQ(woke, 5);
+}
+
+TEST(CondVar, WaitWithoutHoldingTheLockThrows) {
+  gofer::Mutex m;
+  gofer::CondVar cv;
+  std::unique_lock lock(m, std::defer_lock);
+  EXPECT_THROW(cv.wait(lock), std::logic_error);
+}

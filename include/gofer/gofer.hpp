@@ -2,8 +2,10 @@
 #pragma once
 
 #include <gofer/chan.hpp>
+#include <gofer/cond_var.hpp>
 #include <gofer/errors.hpp>
 #include <gofer/event_loop.hpp>
+#include <gofer/mutex.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>

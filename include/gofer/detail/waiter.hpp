@@ -131,6 +131,7 @@ struct Waiter {
   boost::fibers::waker waker;
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
+  bool cancellable = true;                  // false: request_stop does not end this wait
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
 };

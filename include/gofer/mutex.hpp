@@ -1,0 +1,51 @@
+// mutex.hpp: a mutual-exclusion lock that parks tasks, not threads.
+//
+//   gofer::Mutex m;
+//   { std::lock_guard lock(m); shared.push_back(x); }   // parks this task while another holds it
+//
+// Mutex satisfies Lockable and TimedLockable (std::lock_guard, std::unique_lock, try_lock_for).
+// It is not recursive. unlock() hands the lock directly to the longest-waiting parked task or
+// thread (FIFO, no barging), which makes it fair under contention. Thread-safety: any task or
+// thread may lock it; only the holder may unlock it. Misuse (unlock of an unlocked Mutex)
+// throws std::logic_error. Blocking: lock() parks through the common Waiter
+// (detail/waiter.hpp) and throws gofer::cancelled if the calling task is stopped while it
+// waits (it then does not hold the lock). A Mutex must outlive every call on it.
+#pragma once
+
+#include <chrono>
+
+#include <gofer/detail/spin_lock.hpp>
+#include <gofer/detail/waiter.hpp>
+
+namespace gofer {
+
+class Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void lock() { lock_until(detail::no_deadline, true); }
+  bool try_lock();
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    return lock_until(detail::deadline_after(timeout), true);
+  }
+  bool try_lock_until(std::chrono::steady_clock::time_point deadline) {
+    return lock_until(deadline, true);
+  }
+  void unlock();
+
+ private:
+  friend class CondVar;
+  // lock_until: true once held; false at the deadline; throws gofer::cancelled only when
+  // `cancellable` (CondVar re-acquires with cancellable = false, so the lock is held again
+  // whenever its wait returns or throws).
+  bool lock_until(std::chrono::steady_clock::time_point deadline, bool cancellable);
+
+  detail::SpinLock lock_;
+  bool locked_ = false;
+  detail::WaitQueue waiters_;
+};
+
+}  // namespace gofer
