@@ -198,9 +198,7 @@ void Scheduler::task_finished(TaskControl& tc) noexcept {
   }
   tc.live_prev = tc.live_next = nullptr;
   if (--live_ == 0) {
-    while (WaitNode* n = idle_waiters_.claim_front()) {
-      n->waiter->complete(wake_reason::fired, n->index);
-    }
+    idle_waiters_.complete_all(wake_reason::fired);
   }
 }
 

@@ -49,9 +49,7 @@ void WaitGroup::add(std::ptrdiff_t n) {
   }
   count_ += n;
   if (count_ == 0) {
-    while (detail::WaitNode* node = waiters_.claim_front()) {
-      node->waiter->complete(detail::wake_reason::fired, node->index);
-    }
+    waiters_.complete_all(detail::wake_reason::fired);
   }
 }
 
@@ -181,9 +179,7 @@ void CondVar::notify_one() {
 
 void CondVar::notify_all() {
   std::lock_guard g(lock_);
-  while (detail::WaitNode* node = waiters_.claim_front()) {
-    node->waiter->complete(detail::wake_reason::fired, node->index);
-  }
+  waiters_.complete_all(detail::wake_reason::fired);
 }
 
 }  // namespace gofer

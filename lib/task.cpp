@@ -102,9 +102,7 @@ void TaskStateBase::finish(std::exception_ptr error) noexcept {
   std::lock_guard guard(lock_);
   error_ = std::move(error);
   done_.store(true, std::memory_order_release);
-  while (WaitNode* n = waiters_.claim_front()) {
-    n->waiter->complete(wake_reason::fired, n->index);
-  }
+  waiters_.complete_all(wake_reason::fired);
 }
 
 bool TaskStateBase::enqueue_waiter(WaitNode& n) {

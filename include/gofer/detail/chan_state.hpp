@@ -208,12 +208,8 @@ class ChanState {
       return;
     }
     closed_ = true;
-    while (WaitNode* n = recvq_.claim_front()) {
-      n->waiter->complete(wake_reason::closed, n->index);
-    }
-    while (WaitNode* n = sendq_.claim_front()) {
-      n->waiter->complete(wake_reason::closed, n->index);
-    }
+    recvq_.complete_all(wake_reason::closed);
+    sendq_.complete_all(wake_reason::closed);
   }
 
  private:

@@ -188,6 +188,12 @@ class WaitQueue {
     }
     return nullptr;
   }
+  // complete_all: claims and completes every Waiter still claimable here with reason r.
+  void complete_all(wake_reason r) noexcept {
+    while (WaitNode* n = claim_front()) {
+      n->waiter->complete(r, n->index);
+    }
+  }
   // unlink_if_linked: for a waiter cleaning up after it was completed or timed out.
   void unlink_if_linked(WaitNode& n) noexcept {
     if (n.linked) {
