@@ -129,7 +129,6 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
     do {
       for (int i = 0; i < 64; ++i) {
         if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
-          ++spin_hits_;
           return;
         }
         spin_pause();

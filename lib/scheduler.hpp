@@ -83,7 +83,6 @@ class Scheduler final : public boost::fibers::algo::algorithm {
 
   // Counters for tests and benchmarks.
   std::uint64_t sleeps() const noexcept { return sleeps_; }
-  std::uint64_t spin_hits() const noexcept { return spin_hits_; }
 
  private:
   enum : int { running = 0, sleeping = 1 };
@@ -96,7 +95,6 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   std::atomic<std::chrono::steady_clock::rep> notify_stamp_{0};  // when a sleeper was woken
   std::chrono::nanoseconds spin_{0};
   std::uint64_t sleeps_ = 0;
-  std::uint64_t spin_hits_ = 0;
   unsigned dispatcher_passes_ = 0;
   boost::fibers::context* dispatcher_ = nullptr;  // Boost's dispatcher fiber, once seen
   unsigned picks_since_dispatcher_ = 0;
