@@ -50,13 +50,17 @@ void task_entry(TaskStateBase* st) noexcept {
 
 }  // namespace
 
+std::uint64_t new_task_id() noexcept {
+  return next_task_id.fetch_add(1, std::memory_order_relaxed);
+}
+
 [[noreturn]] void throw_invalid_task() {
   throw std::logic_error("gofer: use of an empty or moved-from Task");
 }
 
 void launch(TaskStateBase* st, const TaskOptions& opts) {
   Scheduler& sched = Scheduler::local();
-  st->control.id = next_task_id.fetch_add(1, std::memory_order_relaxed);
+  st->control.id = new_task_id();
   st->control.name = opts.name;
   const std::size_t size = opts.stack_size != 0 ? opts.stack_size : get_default_stack_size();
   st->add_ref();  // the fiber's reference
@@ -119,11 +123,12 @@ void TaskStateBase::dequeue_waiter(WaitNode& n) noexcept {
   waiters_.unlink_if_linked(n);
 }
 
-bool TaskStateBase::await(clock::time_point deadline) {
+bool TaskStateBase::await(clock::time_point deadline, bool cancellable) {
   if (done()) {
     return true;
   }
   Waiter w;
+  w.cancellable = cancellable;
   WaitNode node{&w};
   lock_.lock();
   if (done()) {

@@ -1,10 +1,12 @@
 // gofer.hpp: the whole public API of gofer (Go-style tasks and channels for C++).
 #pragma once
 
+#include <gofer/blocking.hpp>
 #include <gofer/chan.hpp>
 #include <gofer/cond_var.hpp>
 #include <gofer/errors.hpp>
 #include <gofer/event_loop.hpp>
+#include <gofer/file.hpp>
 #include <gofer/mutex.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -43,8 +44,9 @@ class TaskStateBase {
   }
 
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
-  // await: parks until done or the deadline; false on timeout; throws gofer::cancelled.
-  bool await(clock::time_point deadline);
+  // await: parks until done or the deadline; false on timeout; throws gofer::cancelled
+  // (unless `cancellable` is false: then request_stop does not end the wait).
+  bool await(clock::time_point deadline, bool cancellable = true);
   // enqueue_waiter: links n unless the task is done (then returns false).
   bool enqueue_waiter(WaitNode& n);
   void dequeue_waiter(WaitNode& n) noexcept;
@@ -72,6 +74,9 @@ class TaskStateBase {
   std::exception_ptr error_;
   bool observed_ = false;
 };
+
+// new_task_id: a process-unique task id (tasks and blocking jobs share the sequence).
+std::uint64_t new_task_id() noexcept;
 
 // launch: starts st's fiber on this thread's scheduler (adds the fiber's reference).
 void launch(TaskStateBase* st, const TaskOptions& opts);

@@ -1,0 +1,114 @@
+// file.hpp: files, pipes and the standard streams, read and written without blocking the thread.
+//
+//   auto f = gofer::File::open("data.txt");                  // read-only
+//   while (auto line = f.read_line()) { ... }                // nullopt at end of file
+//   auto& in = gofer::stdin_file();
+//   auto chunk = in.read_chunk(4096, 500ms);                 // throws errc::timed_out if idle
+//   gofer::stdout_file().write("done\n");
+//
+// A File owns one fd and a read buffer (so read_line() does not issue a syscall per byte).
+// How it waits depends on what the fd is, and never blocks the scheduler thread:
+//   - pipes, FIFOs, terminals, sockets and other pollable fds park the task in the poller
+//     until the fd is ready;
+//   - regular files (and block devices) cannot be polled: their reads and writes run on the
+//     blocking pool (blocking.hpp) while the task is parked, so a slow disk stalls only the
+//     task that reads it.
+// File::from_fd switches the fd to O_NONBLOCK (where the fd allows it). stdin_file(),
+// stdout_file() and stderr_file() never change the flags of fds 0, 1, 2, which the process
+// shares with its parent (the terminal would be left non-blocking): they wait for readiness,
+// then read, or write at most 4 KiB, in one call the kernel completes at once.
+//
+// Timeouts. Every blocking call has an overload taking a timeout; when it passes the call
+// throws std::system_error with std::errc::timed_out and the File stays usable: bytes read
+// before the timeout stay buffered for the next call (nothing is lost). A write that times
+// out may have written a prefix. On a regular file a timed-out read or write keeps running on
+// the pool; the next call of the same kind (or close()) takes it over, so order is kept.
+// Cancellation: request_stop() on the task makes a parked call throw gofer::cancelled (a
+// disk read already running completes; its bytes are kept for the next read).
+// Errors: std::system_error naming the operation and the path ("gofer: open /no/such:
+// No such file or directory"); EOF is not an error (read() returns 0, read_line() nullopt).
+// Using a closed or moved-from File throws std::system_error(EBADF). Writes never raise
+// SIGPIPE: a closed pipe gives EPIPE as std::system_error.
+//
+// Thread-safety: a File is used by one task at a time (it may be moved between tasks and
+// threads). stdin_file()/stdout_file()/stderr_file() return process-wide objects: serialize
+// their use yourself (a Mutex), as with FILE*.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace gofer {
+
+namespace detail {
+class FdStream;
+}
+
+// open_mode: how File::open opens a path.
+enum class open_mode {
+  read,        // read only; the file must exist
+  write,       // write only; created (0644 & ~umask) or truncated
+  append,      // write only, at the end; created if missing
+  read_write,  // read and write; the file must exist
+  create_new,  // write only; fails with EEXIST if the file exists
+};
+
+class File {
+ public:
+  // open: opens path. Throws std::system_error ("gofer: open <path>: <reason>").
+  static File open(const std::string& path, open_mode mode = open_mode::read);
+  // from_fd: takes ownership of fd (closed by the File) and sets it non-blocking where
+  // possible. name is used in error messages (default "fd <n>"). Throws std::invalid_argument
+  // for a negative fd.
+  static File from_fd(int fd, std::string name = {});
+
+  File() noexcept;
+  // File(stream): adopts an FdStream (gofer-internal: Process pipes are made this way).
+  explicit File(std::unique_ptr<detail::FdStream> s) noexcept;
+  File(File&&) noexcept;
+  File& operator=(File&&) noexcept;
+  ~File();
+
+  // is_open: false after close() or for a default-constructed or moved-from File.
+  bool is_open() const noexcept;
+  // fd: the descriptor (-1 when closed); still owned by the File.
+  int fd() const noexcept;
+  // name: the path or the name given to from_fd.
+  const std::string& name() const noexcept;
+
+  // read: up to buf.size() bytes; returns 0 only at end of file (or for an empty buf).
+  std::size_t read(std::span<char> buf);
+  std::size_t read(std::span<char> buf, std::chrono::nanoseconds timeout);
+  // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at end of file.
+  std::string read_chunk(std::size_t n = 64 * 1024);
+  std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
+  // read_line: the next line without "\n" (or "\r\n"); nullopt at end of file.
+  std::optional<std::string> read_line();
+  std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
+  // read_all: everything up to end of file.
+  std::string read_all();
+  std::string read_all(std::chrono::nanoseconds timeout);
+  // write: writes all of bytes or throws.
+  void write(std::string_view bytes);
+  void write(std::string_view bytes, std::chrono::nanoseconds timeout);
+  // close: closes the fd (waiting for an offloaded disk job to end first); idempotent.
+  void close() noexcept;
+
+ private:
+  detail::FdStream& stream(const char* op) const;
+
+  std::unique_ptr<detail::FdStream> s_;
+};
+
+// stdin_file / stdout_file / stderr_file: the process's standard streams as Files (on
+// duplicates of fds 0, 1, 2, so closing one leaves the original open).
+File& stdin_file();
+File& stdout_file();
+File& stderr_file();
+
+}  // namespace gofer

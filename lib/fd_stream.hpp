@@ -1,0 +1,105 @@
+// fd_stream.hpp: buffered, deadline-aware reads and writes on one fd, parking the task.
+//
+// FdStream is the engine under File, TcpStream and a Process's pipes. It owns the fd and a read
+// buffer, and picks one of three ways to wait, once, from what the fd is:
+//   - nonblocking: the fd is O_NONBLOCK (gofer set it): try the syscall, and on EAGAIN park
+//     the task in wait_fd() (the poller) until the fd is ready or the deadline passes;
+//   - readiness: a pollable fd gofer must not switch to O_NONBLOCK because its open file
+//     description is shared with other processes (stdin, stdout, stderr): park until ready,
+//     then issue one read, or one write of at most 4 KiB, which the kernel then completes
+//     without blocking (a pipe reports writable with at least a page free);
+//   - offload: regular files and block devices, which epoll cannot watch (and char devices
+//     that refuse epoll, found on first use): every syscall runs on the blocking pool
+//     (blocking.hpp), so the scheduler thread never waits for a disk.
+//
+// Invariants: (1) unread bytes are buf_[pos_, buf_.size()); a read that times out or is
+// cancelled leaves everything it received there, so no byte is lost and the stream stays
+// usable; (2) in offload mode at most one read and one write job are in flight; a job a
+// deadline left running is kept (pending_read_/pending_write_) and settled by the next call
+// of the same kind, or by close(), before the fd is touched again: offloaded I/O keeps its
+// order and a job never outlives the fd; (3) writes never raise SIGPIPE: sockets use
+// MSG_NOSIGNAL, other fds block SIGPIPE in the writing thread around the write and consume
+// the one it caused, so EPIPE arrives as std::system_error.
+//
+// Errors: std::system_error "gofer: <op> <name>: <strerror>"; a deadline passing gives
+// errc::timed_out; request_stop() gives gofer::cancelled. EOF is not an error.
+// Thread-safety: one FdStream is used by one task at a time (it may move between threads).
+// Blocking: every call may park the calling task (never its thread); close() may park until
+// an offloaded job the fd is lent to finishes.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <gofer/detail/waiter.hpp>
+#include <gofer/task.hpp>
+
+#include "fd.hpp"
+
+namespace gofer::detail {
+
+class FdStream {
+ public:
+  enum class io_mode { nonblocking, readiness, offload };
+
+  // FdStream: takes ownership of fd. may_set_nonblocking: the fd is gofer's alone, so it may
+  // be switched to O_NONBLOCK; otherwise its flags are left as they are. is_socket: use
+  // recv/send. name: what error messages call it (a path, "stdin", a peer address).
+  FdStream(UniqueFd fd, std::string name, bool may_set_nonblocking, bool is_socket = false);
+  ~FdStream();
+  FdStream(const FdStream&) = delete;
+  FdStream& operator=(const FdStream&) = delete;
+
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& name() const noexcept { return name_; }
+  io_mode mode() const noexcept { return mode_; }
+  bool is_open() const noexcept { return static_cast<bool>(fd_); }
+  // buffered: bytes received but not yet returned to the caller.
+  std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+
+  // read_some: up to n bytes (the buffer first, else one read); 0 only at EOF or for n == 0.
+  std::size_t read_some(char* out, std::size_t n, clock::time_point deadline);
+  // read_exact: n bytes, or fewer only at EOF; returns how many.
+  std::size_t read_exact(char* out, std::size_t n, clock::time_point deadline);
+  // read_chunk: what one read gives, at most n bytes; empty at EOF.
+  std::string read_chunk(std::size_t n, clock::time_point deadline);
+  // read_line: the next line without its "\n" or "\r\n"; the last line may lack one;
+  // nullopt at EOF.
+  std::optional<std::string> read_line(clock::time_point deadline);
+  // read_all: everything up to EOF.
+  std::string read_all(clock::time_point deadline);
+  // write_all: writes every byte or throws. On a timeout a prefix may have been written.
+  void write_all(std::string_view bytes, clock::time_point deadline);
+  // close: settles offloaded jobs, then closes the fd and drops buffered bytes. Idempotent.
+  void close() noexcept;
+  // check_open: throws std::system_error(EBADF) naming op when the stream was closed.
+  void check_open(std::string_view op) const;
+
+ private:
+  // fill: appends at least one byte to buf_; false at EOF.
+  bool fill(clock::time_point deadline);
+  // read_raw: one read into out, waiting as the mode says; 0 at EOF.
+  std::size_t read_raw(char* out, std::size_t n, clock::time_point deadline);
+  std::size_t read_offloaded(char* out, std::size_t n, clock::time_point deadline);
+  void write_offloaded(std::string_view bytes, clock::time_point deadline);
+  // await_fd: parks until fd is ready for events; throws timed_out at the deadline. Returns
+  // false when the fd cannot be polled (the stream then switched to offload mode).
+  bool await_fd(std::uint32_t events, clock::time_point deadline, std::string_view op);
+  void compact() noexcept;
+
+  UniqueFd fd_;
+  std::string name_;
+  io_mode mode_ = io_mode::nonblocking;
+  bool socket_ = false;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  std::optional<Task<std::string>> pending_read_;
+  std::optional<Task<void>> pending_write_;
+};
+
+// throw_timed_out: std::system_error(ETIMEDOUT) "gofer: <op> <name>: Connection timed out".
+[[noreturn]] void throw_timed_out(std::string_view op, std::string_view name);
+
+}  // namespace gofer::detail

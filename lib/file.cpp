@@ -1,0 +1,156 @@
+// file.cpp: File (see file.hpp) on top of FdStream, and the standard-stream singletons.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <gofer/blocking.hpp>
+#include <gofer/file.hpp>
+
+#include "errno_error.hpp"
+#include "fd_stream.hpp"
+
+namespace gofer {
+
+namespace {
+
+int open_flags(open_mode mode) {
+  switch (mode) {
+    case open_mode::read:
+      return O_RDONLY;
+    case open_mode::write:
+      return O_WRONLY | O_CREAT | O_TRUNC;
+    case open_mode::append:
+      return O_WRONLY | O_CREAT | O_APPEND;
+    case open_mode::read_write:
+      return O_RDWR;
+    case open_mode::create_new:
+      return O_WRONLY | O_CREAT | O_EXCL;
+  }
+  throw std::invalid_argument("gofer::File::open: unknown open_mode " +
+                              std::to_string(static_cast<int>(mode)));
+}
+
+detail::clock::time_point after(std::chrono::nanoseconds timeout) {
+  return detail::deadline_after(timeout);
+}
+
+File& standard_file(int fd, const char* name) {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) {
+    detail::throw_errno("dup", name);
+  }
+  return *new File(std::make_unique<detail::FdStream>(detail::UniqueFd(copy), name, false));
+}
+
+}  // namespace
+
+File::File() noexcept = default;
+File::File(std::unique_ptr<detail::FdStream> s) noexcept : s_(std::move(s)) {}
+File::File(File&&) noexcept = default;
+File& File::operator=(File&&) noexcept = default;
+File::~File() = default;
+
+File File::open(const std::string& path, open_mode mode) {
+  const int flags = open_flags(mode) | O_CLOEXEC | O_NOCTTY;
+  // open(2) of a FIFO blocks until the other end opens, and of a file on a slow disk may
+  // block too: both go to the pool.
+  const int fd = detail::run_blocking([&path, flags] {
+    int r = 0;
+    do {
+      r = ::open(path.c_str(), flags, 0644);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      detail::throw_errno("open", path);
+    }
+    return r;
+  });
+  return File(std::make_unique<detail::FdStream>(detail::UniqueFd(fd), path, true));
+}
+
+File File::from_fd(int fd, std::string name) {
+  if (fd < 0) {
+    throw std::invalid_argument("gofer::File::from_fd: invalid fd " + std::to_string(fd));
+  }
+  if (name.empty()) {
+    name = "fd " + std::to_string(fd);
+  }
+  return File(std::make_unique<detail::FdStream>(detail::UniqueFd(fd), std::move(name), true));
+}
+
+bool File::is_open() const noexcept {
+  return s_ != nullptr && s_->is_open();
+}
+
+int File::fd() const noexcept {
+  return s_ != nullptr ? s_->fd() : -1;
+}
+
+const std::string& File::name() const noexcept {
+  static const std::string none;
+  return s_ != nullptr ? s_->name() : none;
+}
+
+detail::FdStream& File::stream(const char* op) const {
+  if (s_ == nullptr) {
+    detail::throw_errno_value(EBADF, op, "(empty or moved-from File)");
+  }
+  return *s_;
+}
+
+std::size_t File::read(std::span<char> buf) {
+  return stream("read").read_some(buf.data(), buf.size(), detail::no_deadline);
+}
+std::size_t File::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
+  return stream("read").read_some(buf.data(), buf.size(), after(timeout));
+}
+std::string File::read_chunk(std::size_t n) {
+  return stream("read_chunk").read_chunk(n, detail::no_deadline);
+}
+std::string File::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
+  return stream("read_chunk").read_chunk(n, after(timeout));
+}
+std::optional<std::string> File::read_line() {
+  return stream("read_line").read_line(detail::no_deadline);
+}
+std::optional<std::string> File::read_line(std::chrono::nanoseconds timeout) {
+  return stream("read_line").read_line(after(timeout));
+}
+std::string File::read_all() {
+  return stream("read_all").read_all(detail::no_deadline);
+}
+std::string File::read_all(std::chrono::nanoseconds timeout) {
+  return stream("read_all").read_all(after(timeout));
+}
+void File::write(std::string_view bytes) {
+  stream("write").write_all(bytes, detail::no_deadline);
+}
+void File::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
+  stream("write").write_all(bytes, after(timeout));
+}
+
+void File::close() noexcept {
+  if (s_ != nullptr) {
+    s_->close();
+  }
+}
+
+// The standard Files live until exit and are never destroyed: other code may still print
+// from static destructors, and a File's destructor may need the blocking pool.
+File& stdin_file() {
+  static File& f = standard_file(0, "stdin");
+  return f;
+}
+File& stdout_file() {
+  static File& f = standard_file(1, "stdout");
+  return f;
+}
+File& stderr_file() {
+  static File& f = standard_file(2, "stderr");
+  return f;
+}
+
+}  // namespace gofer
