@@ -36,12 +36,15 @@ class RecordingStack {
 
 void task_entry(TaskStateBase* st) noexcept {
   set_current_control(&st->control);
+  std::exception_ptr error;
   try {
     st->run();
-    st->finish(nullptr);
   } catch (...) {
-    st->finish(std::current_exception());
+    error = std::current_exception();
   }
+  // finish() after the handler has ended: this thread holds no reference to the exception
+  // object once a waiter can see it.
+  st->finish(std::move(error));
   check_running_stack();
   set_current_control(nullptr);
   Scheduler::local().task_finished(st->control);
@@ -159,8 +162,13 @@ void TaskStateBase::mark_waited() {
 
 void TaskStateBase::take_error() {
   observed_ = true;
-  if (error_ != nullptr) {
-    std::rethrow_exception(error_);
+  // The waiter takes the exception out: the state's last reference may be dropped on another
+  // thread (a pool thread, the task's home), which then frees no exception object the
+  // waiter's catch block may still be using. (libstdc++ counts exception references with
+  // atomics that ThreadSanitizer cannot see, so sharing it would also report a false race.)
+  if (std::exception_ptr error = std::move(error_)) {
+    error_ = nullptr;
+    std::rethrow_exception(error);
   }
 }
 

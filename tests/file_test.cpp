@@ -98,7 +98,7 @@ TEST(File, LargeRegularFileReadKeepsTheSchedulerServing) {
   Watchdog dog;
   TempDir dir;
   const auto path = dir.file("big.bin");
-  const std::size_t size = (16u << 20) / static_cast<unsigned>(gofer::test::sanitizer_scale);
+  const std::size_t size = (256u / static_cast<unsigned>(gofer::test::sanitizer_scale)) << 16;
   {
     std::string block(1 << 16, 'x');
     auto f = gofer::File::open(path, gofer::open_mode::write);
