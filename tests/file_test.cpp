@@ -258,3 +258,16 @@ TEST(File, StandardStreamsAreDuplicates) {
   EXPECT_EQ(out.name(), "stdout");
   out.write("");  // an empty write is a no-op
 }
+
+TEST(File, RequestStopCancelsAParkedWrite) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    auto t = gofer::go([&] { p.writer.write(std::string(1 << 20, 'w')); });  // fills the pipe
+    gofer::sleep_for(2ms);
+    EXPECT_FALSE(t.done());
+    t.request_stop();
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+    EXPECT_GT(p.reader.read_chunk(1 << 16).size(), 0u);  // the prefix that was written
+  });
+}
