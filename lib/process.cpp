@@ -188,6 +188,7 @@ void Process::reset() noexcept {
     }
   }
   if (pidfd_ >= 0) {
+    detail::forget_fd(pidfd_);
     ::close(pidfd_);
     pidfd_ = -1;
   }
@@ -207,6 +208,7 @@ bool Process::reap() {
     detail::throw_errno("wait for", name_ + " (pid " + std::to_string(pid_) + ")");
   }
   exit_code_ = decode_status(status);
+  detail::forget_fd(pidfd_);
   ::close(pidfd_);
   pidfd_ = -1;
   return true;
