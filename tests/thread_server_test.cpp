@@ -52,6 +52,12 @@ void until_stopping(const Server& srv) {
 
 }  // namespace
 
+// A message type that cannot declare reply_type gets one through reply_of.
+template <>
+struct gofer::reply_of<std::string> {
+  using type = std::size_t;
+};
+
 TEST(ThreadServer, HandlersStartInSendOrderForEachSender) {
   Watchdog dog;
   gofer::ThreadServer<Seq, Log> srv("order");
@@ -378,4 +384,14 @@ TEST(ThreadServer, DestructorDrainsAndNeverStartedServerIsFine) {
   }
   EXPECT_EQ(handled.load(), 20);
   gofer::ThreadServer<Ping> idle("idle");
+}
+
+TEST(ThreadServer, ReplyOfSpecializationGivesAReplyTypeToForeignTypes) {
+  Watchdog dog;
+  gofer::ThreadServer<std::string> srv("strings");
+  srv.on<std::string>([](const std::string& s) { return s.size(); });
+  srv.start();
+  gofer::Task<std::size_t> t = srv.request(std::string("four"));
+  EXPECT_EQ(t.wait(), 4u);
+  EXPECT_EQ(srv.request<std::string>("seven..").wait(), 7u);  // converted to std::string first
 }

@@ -51,10 +51,11 @@
 // accepting messages, handles everything already queued and waits for every handler, then
 // runs on_stop. stop(stop_mode::drop) stops accepting messages, drops the queued ones whose
 // handlers have not started, request_stop()s the handlers that are running (their blocking
-// gofer calls throw gofer::cancelled, which is not reported as an error), waits for them,
-// then runs on_stop. Afterwards either mode waits for (drain) or stops (drop) the tasks that
-// handlers spawned with go() and joins the thread. A stopped server cannot be restarted.
-// on_start throwing makes start() rethrow the exception and leaves the server stopped.
+// gofer calls throw gofer::cancelled, which is not reported as an error; a stopped
+// request's Task ends with it), waits for them, then runs on_stop. Afterwards either mode waits for
+// (drain) or stops (drop) the tasks that handlers spawned with go() and joins the thread. A stopped
+// server cannot be restarted. on_start throwing makes start() rethrow the exception and leaves the
+// server stopped.
 //
 // Thread-safety: send(), request(), running() and name() may be called from any thread or
 // task, including handlers of this or other servers. on(), on_start(), on_stop() and
@@ -149,6 +150,8 @@ class ServerEnvelope {
   ServerEnvelope& operator=(const ServerEnvelope&) = delete;
   ~ServerEnvelope() { reset(); }
 
+  // state: the handler task (not launched yet). type: the message type's index in Msgs...
+  // request: true for request() (its Task waits for an outcome), false for send().
   TaskStateBase* state() const noexcept { return st_; }
   std::size_t type() const noexcept { return type_; }
   bool request() const noexcept { return request_; }
@@ -194,16 +197,18 @@ class ThreadServerCore {
   ThreadServerCore(const ThreadServerCore&) = delete;
   ThreadServerCore& operator=(const ThreadServerCore&) = delete;
 
+  // name, running: as ThreadServer's.
   const std::string& name() const noexcept { return name_; }
   bool running() const noexcept { return state_.load() == running_state; }
-  const std::string& type_name(std::size_t type) const { return type_names_.at(type); }
 
   // check_configurable: std::logic_error naming `what` unless start() has not been called.
   void check_configurable(const char* what) const;
+  // set_on_start / set_on_stop / set_on_error: the hooks; before start() only.
   void set_on_start(std::function<void()> f);
   void set_on_stop(std::function<void()> f);
   void set_on_error(error_hook f);
 
+  // start / stop: as ThreadServer's.
   void start();
   void stop(stop_mode mode);
   // stop_quietly: stop(drain) for destructors: an error is printed, not thrown.
