@@ -2,7 +2,7 @@
 // stop in both modes, and error reports.
 //
 // The server thread is a gofer::Runtime with one thread; serve() runs there as one task for
-// the server's whole life. State machine (state_, written by start/stop under stop_mutex_):
+// the server's whole life. State machine (state_, written by start/stop under lifecycle_):
 //   idle -> starting -> running -> stopping -> stopped, and idle -> stopped, starting -> stopped
 // (on_start threw). send/request succeed only in running, and the inbox is closed before the
 // state leaves running, so a message is either refused or reaches serve().
@@ -120,7 +120,7 @@ void ThreadServerCore::set_on_stop(std::function<void()> f) {
   on_stop_ = std::move(f);
 }
 
-void ThreadServerCore::set_on_error(error_hook f) {
+void ThreadServerCore::set_on_error(ThreadServerErrorHook f) {
   check_configurable("on_error");
   on_error_ = std::move(f);
 }

@@ -51,11 +51,11 @@
 // accepting messages, handles everything already queued and waits for every handler, then
 // runs on_stop. stop(stop_mode::drop) stops accepting messages, drops the queued ones whose
 // handlers have not started, request_stop()s the handlers that are running (their blocking
-// gofer calls throw gofer::cancelled, which is not reported as an error; a stopped
-// request's Task ends with it), waits for them, then runs on_stop. Afterwards either mode waits for
-// (drain) or stops (drop) the tasks that handlers spawned with go() and joins the thread. A stopped
-// server cannot be restarted. on_start throwing makes start() rethrow the exception and leaves the
-// server stopped.
+// gofer calls throw gofer::cancelled, which is not reported as an error; a stopped request's
+// Task ends with it), waits for them, then runs on_stop. Afterwards either mode waits for
+// (drain) or stops (drop) the tasks that handlers spawned with go(), and joins the thread. A
+// stopped server cannot be restarted. If on_start throws, start() rethrows the exception and
+// the server is stopped.
 //
 // Thread-safety: send(), request(), running() and name() may be called from any thread or
 // task, including handlers of this or other servers. on(), on_start(), on_stop() and
@@ -108,6 +108,11 @@ struct reply_of<M, std::void_t<typename M::reply_type>> {
 };
 template <class M>
 using reply_of_t = typename reply_of<M>::type;
+
+// ThreadServerErrorHook: ThreadServer::on_error's callback: the message type's name and the
+// exception a send() handler threw.
+using ThreadServerErrorHook =
+    std::function<void(std::string_view message_type, std::exception_ptr error)>;
 
 namespace detail {
 
@@ -173,8 +178,6 @@ class ServerEnvelope {
 // the thread, the inbox, the dispatcher, the hooks, start/stop and error reports.
 class ThreadServerCore {
  public:
-  using error_hook = std::function<void(std::string_view message_type, std::exception_ptr error)>;
-
   // HandlerScope: marks a running handler (constructed first thing in the handler's task, on
   // the server thread) so that stop(stop_mode::drop) can stop it and stop() can wait for it.
   class HandlerScope {
@@ -206,7 +209,7 @@ class ThreadServerCore {
   // set_on_start / set_on_stop / set_on_error: the hooks; before start() only.
   void set_on_start(std::function<void()> f);
   void set_on_stop(std::function<void()> f);
-  void set_on_error(error_hook f);
+  void set_on_error(ThreadServerErrorHook f);
 
   // start / stop: as ThreadServer's.
   void start();
@@ -233,8 +236,11 @@ class ThreadServerCore {
   // serve: the server's main task: names the thread, runs on_start, dispatches the inbox
   // until it is closed and drained, waits for the handlers, runs on_stop.
   void serve(Chan<std::exception_ptr> started);
+  // dispatch: launches env's handler task and yields until it has blocked or returned.
   void dispatch(ServerEnvelope& env);
+  // drop: discards env unhandled; a request's Task ends with std::runtime_error.
   void drop(ServerEnvelope& env);
+  // report_hook_error: prints an exception from on_stop or on_error to stderr.
   void report_hook_error(const char* hook, std::exception_ptr error) noexcept;
 
   const std::string name_;
@@ -242,7 +248,7 @@ class ThreadServerCore {
   std::vector<std::string> task_names_;  // "<server>/<type>", the handler tasks' names
   std::function<void()> on_start_;
   std::function<void()> on_stop_;
-  error_hook on_error_;
+  ThreadServerErrorHook on_error_;
   std::atomic<int> state_{idle_state};
   std::atomic<bool> dropping_{false};  // set by stop(drop) before the inbox closes
   std::atomic<std::thread::id> server_thread_{};
@@ -320,7 +326,7 @@ class ThreadServer {
   // on_error: receives the exceptions of send() handlers instead of stderr, on the server
   // thread, with the message type's name (an exception from on_start goes to start(), one
   // from on_stop or on_error itself to stderr). Before start() only.
-  ThreadServer& on_error(detail::ThreadServerCore::error_hook f) {
+  ThreadServer& on_error(ThreadServerErrorHook f) {
     core_.set_on_error(std::move(f));
     return *this;
   }
