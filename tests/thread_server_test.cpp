@@ -395,3 +395,45 @@ TEST(ThreadServer, ReplyOfSpecializationGivesAReplyTypeToForeignTypes) {
   EXPECT_EQ(t.wait(), 4u);
   EXPECT_EQ(srv.request<std::string>("seven..").wait(), 7u);  // converted to std::string first
 }
+
+TEST(ThreadServer, StopWaitsForOrStopsTasksThatHandlersSpawned) {
+  Watchdog dog;
+  std::atomic<int> finished{0};
+  {
+    gofer::ThreadServer<Ping> srv("spawn-drain");
+    srv.on<Ping>([&finished](Ping) {
+      gofer::go([&finished] {  // outlives the handler
+        gofer::sleep_for(2ms);
+        ++finished;
+      });
+    });
+    srv.start();
+    srv.send(Ping{});
+    srv.stop(gofer::stop_mode::drain);
+    EXPECT_EQ(finished.load(), 1);
+  }
+  {
+    gofer::ThreadServer<Ping> srv("spawn-drop");
+    gofer::Chan<int> never;
+    srv.on<Ping>([never](Ping) {
+      gofer::go([never]() mutable { never.recv(); });  // would wait forever
+    });
+    srv.start();
+    srv.request(Ping{}).wait();
+    srv.stop(gofer::stop_mode::drop);  // returns: the spawned task is stopped
+  }
+}
+
+TEST(ThreadServer, ManyServersStartAndStopInBothModes) {
+  Watchdog dog;
+  for (int round = 0; round < 20; ++round) {
+    gofer::ThreadServer<Add, Ping> srv("round-" + std::to_string(round));
+    srv.on<Add>([](Add a) { return a.a + a.b; }).on<Ping>([](Ping) { gofer::sleep_for(10us); });
+    srv.start();
+    for (int i = 0; i < 10; ++i) {
+      srv.send(Ping{});
+    }
+    EXPECT_EQ(srv.request(Add{round, 1}).wait(), round + 1);
+    srv.stop(round % 2 == 0 ? gofer::stop_mode::drain : gofer::stop_mode::drop);
+  }
+}
