@@ -60,9 +60,9 @@
 // Thread-safety: send(), request(), running() and name() may be called from any thread or
 // task, including handlers of this or other servers. on(), on_start(), on_stop() and
 // on_error() must come before start() (std::logic_error after); start() and stop() belong
-// to the owner (one thread at a time), and stop() must not be called from the server's own
-// thread (std::logic_error: it would wait for itself). Handlers and hooks run on the server
-// thread only, so they need no locking among themselves.
+// to the owner (one thread at a time). stop() must not be called from the server's own thread
+// (std::logic_error: it would wait for itself), nor may the server be destroyed there.
+// Handlers and hooks run on the server thread only, so they need no locking among themselves.
 //
 // Blocking: send() never blocks (the inbox is unbounded). request() returns at once; waiting
 // on its Task parks the calling task (or blocks a plain thread, whose loop keeps running).
