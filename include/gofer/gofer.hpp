@@ -14,6 +14,7 @@
 #include <gofer/semaphore.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/task.hpp>
+#include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
 #include <gofer/version.hpp>
 #include <gofer/wait_group.hpp>
