@@ -7,8 +7,9 @@
 // doing TRIPS request/response round trips one after another (TRIPS = 4000 for 64-byte and
 // 1000 for 4096-byte messages, times SCALE). Every reply is compared with its request. GOMAXPROCS
 // is Go's default (one per core), as gofer's peer uses a Runtime with one thread per core.
-// Prints "workload=echo variant=SIZE unit=msg/s value=X p50_us=Y p99_us=Z": round trips per
-// second over the whole run (dials included) and the latency percentiles of single round trips.
+// Prints "workload=echo variant=SIZE unit=msg/s value=X p50_us=Y p99_us=Z cpu_us=C": round trips
+// per second over the whole run (dials included), the latency percentiles of single round trips,
+// and the process's CPU time (user + system) per round trip.
 // Same constants and protocol as bench/peers/gofer/echo.cpp.
 //
 // Build (no modules, no downloads): GO111MODULE=off go build -o go_echo echo.go
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +37,14 @@ var trips = map[int]int64{64: 4000, 4096: 1000}
 func fail(id, what string) {
 	fmt.Fprintf(os.Stderr, "%s: FAILED: %s\n", id, what)
 	os.Exit(1)
+}
+
+// cpuSeconds: user + system CPU time of the whole process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)*1e-6 }
+	return sec(ru.Utime) + sec(ru.Stime)
 }
 
 func serve(c net.Conn, size int) {
@@ -126,6 +136,7 @@ func main() {
 	lats := make([][]int64, conns)
 	errs := make([]error, conns)
 	var wg sync.WaitGroup
+	cpuStart := cpuSeconds()
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
@@ -136,6 +147,7 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuSeconds() - cpuStart
 	ln.Close()
 
 	all := make([]int64, 0, conns*n)
@@ -152,6 +164,7 @@ func main() {
 	p50 := float64(all[len(all)*50/100]) / 1e3
 	p99 := float64(all[len(all)*99/100]) / 1e3
 	rate := float64(len(all)) / elapsed.Seconds()
-	fmt.Printf("workload=echo variant=%d unit=msg/s value=%.6g p50_us=%.6g p99_us=%.6g\n", size,
-		rate, p50, p99)
+	cpuUs := cpu * 1e6 / float64(len(all))
+	fmt.Printf("workload=echo variant=%d unit=msg/s value=%.6g p50_us=%.6g p99_us=%.6g cpu_us=%.6g\n",
+		size, rate, p50, p99, cpuUs)
 }
