@@ -151,9 +151,8 @@ class TcpStream {
   // close: closes the socket and drops buffered bytes; idempotent.
   void close() noexcept;
 
-  class Impl;
-
  private:
+  class Impl;
   explicit TcpStream(std::unique_ptr<Impl> impl) noexcept;
   Impl& impl(const char* op) const;
 
@@ -192,9 +191,8 @@ class TcpListener {
   // close: stops listening; idempotent.
   void close() noexcept;
 
-  class Impl;
-
  private:
+  class Impl;
   Impl& impl(const char* op) const;
 
   std::unique_ptr<Impl> impl_;
@@ -245,9 +243,8 @@ class UdpSocket {
   // close: idempotent.
   void close() noexcept;
 
-  class Impl;
-
  private:
+  class Impl;
   Impl& impl(const char* op) const;
 
   std::unique_ptr<Impl> impl_;
