@@ -4,7 +4,7 @@
 // timeouts); its writes are send(MSG_NOSIGNAL) loops here, so that a reading task and a writing
 // task can use one stream at once.
 //
-// Invariants: (1) a socket's reader parks on the socket fd, its writer on write_wait_, a dup of
+// Invariants: (1) a socket's reader parks on the socket fd, its writer on write_wait, a dup of
 // that fd made the first time a write has to park. The poller keeps one registration per fd, so
 // a reader and a writer parked at the same time on one thread must wait on two fds; both refer
 // to the same socket and see the same readiness. (2) every fd is created non-blocking and
@@ -13,7 +13,7 @@
 // keeps the name for the EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp. The reader's and the writer's state are disjoint
-// (FdStream's buffer vs write_wait_), which is what makes one reader plus one writer safe.
+// (FdStream's buffer vs write_wait), which is what makes one reader plus one writer safe.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
