@@ -217,6 +217,35 @@ TEST(TcpStream, EchoesOneMebibyteWithPartialReadsAndWrites) {
   EXPECT_TRUE(got == data) << "the echoed bytes differ";
 }
 
+TEST(TcpStream, OneReaderAndOneWriterOnDifferentThreads) {
+  Watchdog dog;
+  EchoServer server;  // on this thread, which runs it while it waits below
+  auto client = TcpStream::connect("127.0.0.1", server.port(), 5s);
+  const std::string data = pattern(512 * 1024);
+  gofer::Runtime rt(2);
+  auto writer = rt.go_on(1, [&] {
+    const std::string_view all(data);
+    for (std::size_t off = 0; off < all.size(); off += 50'000) {
+      client.write(all.substr(off, 50'000), 10s);
+    }
+    client.shutdown(gofer::shutdown_how::write);
+  });
+  auto reader = rt.go_on(0, [&] {
+    std::string got;
+    for (;;) {
+      auto chunk = client.read_chunk(3000, 10s);
+      if (chunk.empty()) {
+        return got;
+      }
+      got += chunk;
+    }
+  });
+  writer.wait();
+  const std::string got = reader.wait();
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data) << "the echoed bytes differ";
+}
+
 TEST(TcpStream, ServesAThousandConnectionsOnOneScheduler) {
   Watchdog dog(60s);
   const int n = 1000 / gofer::test::sanitizer_scale;
