@@ -137,16 +137,19 @@ class Pool {
       std::lock_guard g(st->control.lock);
       stopped = st->control.stop_requested;
     }
+    std::exception_ptr error;
     if (stopped) {
-      st->finish(std::make_exception_ptr(cancelled()));
+      error = std::make_exception_ptr(cancelled());
     } else {
       try {
         st->run();
-        st->finish(nullptr);
       } catch (...) {
-        st->finish(std::current_exception());
+        error = std::current_exception();
       }
     }
+    // finish() after the handler has ended: this thread holds no reference to the exception
+    // object once a waiter can see it.
+    st->finish(std::move(error));
     st->release();
   }
 

@@ -115,6 +115,9 @@ void FdStream::close() noexcept {
   // A job a deadline left running still uses the fd: let it finish first (invariant 2).
   discard(pending_read_);
   discard(pending_write_);
+  if (fd_ && mode_ != io_mode::offload) {
+    forget_fd(fd_.get());
+  }
   fd_.reset();
   buf_.clear();
   pos_ = 0;

@@ -34,9 +34,17 @@ bool wait_fd(int fd, std::uint32_t events, clock::time_point deadline) {
   poller.watch(fd, events, &w);
   auto nothing = [] {};
   const wake_reason r = park(w.waiter, deadline, nothing);
-  poller.unwatch(fd);
+  if (r != wake_reason::fired) {
+    poller.unwatch(fd);  // still armed: it must not outlive w (see the invariant)
+  }
   throw_if_cancelled(r);
   return r == wake_reason::fired;
+}
+
+void forget_fd(int fd) noexcept {
+  if (Scheduler* s = Scheduler::installed()) {
+    s->poller().unwatch(fd);
+  }
 }
 
 }  // namespace gofer::detail

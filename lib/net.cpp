@@ -1,20 +1,22 @@
-// net.cpp: TcpStream, TcpListener and UdpSocket (see net.hpp) on FdStream, wait_fd and resolve.
+// net.cpp: TcpStream and TcpListener (see net.hpp) on FdStream, wait_fd and resolve; UdpSocket
+// is in udp.cpp, the helpers both use in socket.hpp.
 //
 // A TcpStream's reads go through an FdStream (its buffer gives read_line and the no-byte-lost
 // timeouts); its writes are send(MSG_NOSIGNAL) loops here, so that a reading task and a writing
 // task can use one stream at once.
 //
-// Invariants: (1) a socket's reader parks on the socket fd, its writer on write_wait, a dup of
-// that fd made the first time a write has to park. The poller keeps one registration per fd, so
-// a reader and a writer parked at the same time on one thread must wait on two fds; both refer
-// to the same socket and see the same readiness. (2) every fd is created non-blocking and
+// Invariants: (1) a stream's reader parks on the socket fd, its writer on write_wait, a dup of
+// that fd made the first time a write has to park (park_writable). The poller keeps one
+// registration per fd, so a reader and a writer parked at the same time on one thread must wait on
+// two fds; both refer to the same socket and see the same readiness. A registration outlives the
+// wait that made it (fd_wait.hpp), so every fd here is closed through close_fd(), which forgets it
+// first, or by FdStream::close(), which does the same. (2) every fd is created non-blocking and
 // close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4, F_DUPFD_CLOEXEC), so no call here ever
 // blocks the thread and no fd leaks into a spawned process. (3) an Impl outlives close(): it
 // keeps the name for the EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp. The reader's and the writer's state are disjoint
 // (FdStream's buffer vs write_wait), which is what makes one reader plus one writer safe.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -33,55 +35,20 @@
 #include "fd.hpp"
 #include "fd_stream.hpp"
 #include "fd_wait.hpp"
+#include "socket.hpp"
 
 namespace gofer {
 
+using detail::after;
 using detail::clock;
+using detail::close_fd;
+using detail::family_of;
+using detail::native;
+using detail::open_socket;
+using detail::park_readable;
+using detail::park_writable;
 
 namespace {
-
-clock::time_point after(std::chrono::nanoseconds timeout) {
-  return detail::deadline_after(timeout);
-}
-
-int family_of(const SocketAddress& a) {
-  return a.is_ipv6() ? AF_INET6 : AF_INET;
-}
-
-const sockaddr* native(const SocketAddress& a) {
-  return static_cast<const sockaddr*>(a.native());
-}
-
-detail::UniqueFd open_socket(int family, int type, std::string_view op, const std::string& what) {
-  detail::UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    detail::throw_errno(op, what);
-  }
-  return fd;
-}
-
-// park_writable: parks until fd is writable, waiting on wait_dup (made on first use; invariant
-// 1). Throws errc::timed_out at the deadline, gofer::cancelled, or std::system_error.
-void park_writable(int fd, detail::UniqueFd& wait_dup, clock::time_point deadline,
-                   std::string_view op, const std::string& name) {
-  if (!wait_dup) {
-    wait_dup.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-    if (!wait_dup) {
-      detail::throw_errno(op, name + " (duplicating the socket for the writer's wait)");
-    }
-  }
-  if (!detail::wait_fd(wait_dup.get(), detail::fd_writable(), deadline)) {
-    detail::throw_timed_out(op, name);
-  }
-}
-
-// park_readable: parks until fd is readable; as park_writable.
-void park_readable(int fd, clock::time_point deadline, std::string_view op,
-                   const std::string& name) {
-  if (!detail::wait_fd(fd, detail::fd_readable(), deadline)) {
-    detail::throw_timed_out(op, name);
-  }
-}
 
 void set_nodelay_on(int fd, bool on) noexcept {
   const int v = on ? 1 : 0;
@@ -111,6 +78,7 @@ detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline
   }
   if (so_error != 0) {
     err = so_error;
+    close_fd(fd);
     return {};
   }
   return fd;
@@ -143,8 +111,12 @@ class TcpStream::Impl {
     }
   }
 
+  ~Impl() { close(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
   void close() noexcept {
-    write_wait.reset();
+    close_fd(write_wait);
     stream.close();
   }
 
@@ -282,6 +254,11 @@ void TcpStream::close() noexcept {
 
 class TcpListener::Impl {
  public:
+  Impl() = default;
+  ~Impl() { close_fd(fd); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
   // check_open: throws EBADF naming op once the listener is closed.
   void check_open(std::string_view op) const {
     if (!fd) {
@@ -400,179 +377,7 @@ std::string TcpListener::local_address() const {
 
 void TcpListener::close() noexcept {
   if (impl_ != nullptr) {
-    impl_->fd.reset();
-  }
-}
-
-// ---- UdpSocket ----
-
-class UdpSocket::Impl {
- public:
-  void check_open(std::string_view op) const {
-    if (!fd) {
-      detail::throw_errno_value(EBADF, op, name + " (the socket is closed)");
-    }
-  }
-
-  // send: one datagram to `to` (nullptr: the connected peer), parking while the buffer is full.
-  void send(std::string_view bytes, const SocketAddress* to, clock::time_point deadline,
-            std::string_view op) {
-    check_open(op);
-    const std::string& peer_name = to != nullptr ? to->to_string() : name;
-    for (;;) {
-      const ssize_t r = to != nullptr
-                            ? ::sendto(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL,
-                                       native(*to), static_cast<socklen_t>(to->native_size()))
-                            : ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (r >= 0) {
-        return;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        park_writable(fd.get(), write_wait, deadline, op, peer_name);
-      } else if (errno != EINTR) {
-        detail::throw_errno(op, peer_name);
-      }
-    }
-  }
-
-  // recv: one datagram into buf, with its sender.
-  Datagram recv(std::span<char> buf, clock::time_point deadline, std::string_view op) {
-    check_open(op);
-    for (;;) {
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      // MSG_TRUNC: r is the datagram's real length, so truncation can be reported.
-      const ssize_t r = ::recvfrom(fd.get(), buf.data(), buf.size(), MSG_TRUNC,
-                                   reinterpret_cast<sockaddr*>(&ss), &len);
-      if (r >= 0) {
-        Datagram d;
-        d.size = std::min(buf.size(), static_cast<std::size_t>(r));
-        d.truncated = static_cast<std::size_t>(r) > buf.size();
-        d.from = SocketAddress::from_native(&ss, len);
-        return d;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        park_readable(fd.get(), deadline, op, name);
-      } else if (errno != EINTR) {
-        detail::throw_errno(op, name);
-      }
-    }
-  }
-
-  // resolve_peer: host:port as an address of this socket's family.
-  SocketAddress resolve_peer(std::string_view op, const std::string& host, std::uint16_t port,
-                             clock::time_point deadline) const {
-    return detail::resolve(op, host, port, {.socktype = SOCK_DGRAM, .family = family}, deadline)
-        .front();
-  }
-
-  detail::UniqueFd fd;
-  detail::UniqueFd write_wait;
-  std::string name;  // the bound address
-  int family = AF_INET;
-};
-
-UdpSocket::UdpSocket() noexcept = default;
-UdpSocket::UdpSocket(UdpSocket&&) noexcept = default;
-UdpSocket& UdpSocket::operator=(UdpSocket&&) noexcept = default;
-UdpSocket::~UdpSocket() = default;
-
-UdpSocket UdpSocket::bind(const std::string& host, std::uint16_t port) {
-  const std::string what = detail::host_port(host, port);
-  const auto addresses = detail::resolve(
-      "bind", host, port, {.socktype = SOCK_DGRAM, .passive = true}, detail::no_deadline);
-  const SocketAddress& a = addresses.front();
-  detail::UniqueFd fd = open_socket(family_of(a), SOCK_DGRAM, "bind", what);
-  if (::bind(fd.get(), native(a), static_cast<socklen_t>(a.native_size())) != 0) {
-    detail::throw_errno("bind", what);
-  }
-  UdpSocket u;
-  u.impl_ = std::make_unique<Impl>();
-  u.impl_->name = detail::local_address_of(fd.get(), "bind", what).to_string();
-  u.impl_->family = family_of(a);
-  u.impl_->fd = std::move(fd);
-  return u;
-}
-
-UdpSocket::Impl& UdpSocket::impl(const char* op) const {
-  if (impl_ == nullptr) {
-    detail::throw_errno_value(EBADF, op, "(empty or moved-from UdpSocket)");
-  }
-  return *impl_;
-}
-
-void UdpSocket::send_to(std::string_view bytes, const SocketAddress& to) {
-  impl("send_to").send(bytes, &to, detail::no_deadline, "send_to");
-}
-void UdpSocket::send_to(std::string_view bytes, const SocketAddress& to,
-                        std::chrono::nanoseconds timeout) {
-  impl("send_to").send(bytes, &to, after(timeout), "send_to");
-}
-void UdpSocket::send_to(std::string_view bytes, const std::string& host, std::uint16_t port) {
-  send_to(bytes, host, port, std::chrono::nanoseconds::max());
-}
-void UdpSocket::send_to(std::string_view bytes, const std::string& host, std::uint16_t port,
-                        std::chrono::nanoseconds timeout) {
-  auto& im = impl("send_to");
-  im.check_open("send_to");
-  const auto deadline = after(timeout);
-  const SocketAddress to = im.resolve_peer("send_to", host, port, deadline);
-  im.send(bytes, &to, deadline, "send_to");
-}
-
-Datagram UdpSocket::recv_from(std::span<char> buf) {
-  return impl("recv_from").recv(buf, detail::no_deadline, "recv_from");
-}
-Datagram UdpSocket::recv_from(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("recv_from").recv(buf, after(timeout), "recv_from");
-}
-
-void UdpSocket::connect(const std::string& host, std::uint16_t port) {
-  auto& im = impl("connect");
-  im.check_open("connect");
-  const SocketAddress to = im.resolve_peer("connect", host, port, detail::no_deadline);
-  if (::connect(im.fd.get(), native(to), static_cast<socklen_t>(to.native_size())) != 0) {
-    detail::throw_errno("connect", detail::host_port(host, port));
-  }
-}
-
-void UdpSocket::send(std::string_view bytes) {
-  impl("send").send(bytes, nullptr, detail::no_deadline, "send");
-}
-void UdpSocket::send(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  impl("send").send(bytes, nullptr, after(timeout), "send");
-}
-std::size_t UdpSocket::recv(std::span<char> buf) {
-  return impl("recv").recv(buf, detail::no_deadline, "recv").size;
-}
-std::size_t UdpSocket::recv(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("recv").recv(buf, after(timeout), "recv").size;
-}
-
-bool UdpSocket::is_open() const noexcept {
-  return impl_ != nullptr && static_cast<bool>(impl_->fd);
-}
-
-int UdpSocket::fd() const noexcept {
-  return impl_ != nullptr ? impl_->fd.get() : -1;
-}
-
-std::uint16_t UdpSocket::local_port() const {
-  auto& im = impl("local_port");
-  im.check_open("local_port");
-  return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
-}
-
-std::string UdpSocket::local_address() const {
-  auto& im = impl("local_address");
-  im.check_open("local_address");
-  return im.name;
-}
-
-void UdpSocket::close() noexcept {
-  if (impl_ != nullptr) {
-    impl_->write_wait.reset();
-    impl_->fd.reset();
+    close_fd(impl_->fd);
   }
 }
 

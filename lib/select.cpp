@@ -72,14 +72,16 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
   for (std::size_t k = 0; k < n; ++k) {
     const auto i = static_cast<std::size_t>(nodes[k].index);
     bool ready;
+    WaitNode* woken = nullptr;
     try {
-      ready = arms[i]->try_now();
+      ready = arms[i]->try_now(woken);
     } catch (...) {
       locks.unlock();
       throw;
     }
     if (ready) {
       locks.unlock();
+      complete_woken(woken);
       return static_cast<std::ptrdiff_t>(i);
     }
   }

@@ -36,19 +36,89 @@ class RecordingStack {
 
 void task_entry(TaskStateBase* st) noexcept {
   set_current_control(&st->control);
+  std::exception_ptr error;
   try {
     st->run();
-    st->finish(nullptr);
   } catch (...) {
-    st->finish(std::current_exception());
+    error = std::current_exception();
   }
+  // finish() after the handler has ended: this thread holds no reference to the exception
+  // object once a waiter can see it.
+  st->finish(std::move(error));
   check_running_stack();
   set_current_control(nullptr);
   Scheduler::local().task_finished(st->control);
   st->release();
 }
 
+// StateCache: a thread's cache of freed task-state blocks, by 64-byte size class. A block may
+// be freed on another thread than the one that allocated it (the last reference decides);
+// it then joins that thread's cache. Each class keeps at most max_cached blocks; larger
+// states bypass the cache. The arrays are trivially destructible, so a state freed during
+// thread exit, after the cache was emptied (Drain), still finds valid storage and then goes
+// straight to the global allocator. Sanitizer builds bypass the cache so that ASan sees
+// every use after free.
+constexpr std::size_t state_granule = 64;
+constexpr std::size_t state_classes = 8;  // blocks up to 512 bytes
+constexpr std::uint32_t max_cached = 1024;
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+struct StateCache {
+  FreeBlock* head[state_classes];
+  std::uint32_t count[state_classes];
+  bool closed;
+};
+thread_local StateCache state_cache{};
+
+struct StateCacheDrain {
+  ~StateCacheDrain() {
+    state_cache.closed = true;
+    for (std::size_t c = 0; c < state_classes; ++c) {
+      while (FreeBlock* b = state_cache.head[c]) {
+        state_cache.head[c] = b->next;
+        ::operator delete(b);
+      }
+      state_cache.count[c] = 0;
+    }
+  }
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool use_state_cache = false;
+#else
+constexpr bool use_state_cache = true;
+#endif
+
 }  // namespace
+
+void* TaskStateBase::operator new(std::size_t size) {
+  const std::size_t c = (size - 1) / state_granule;
+  if (!use_state_cache || c >= state_classes) {
+    return ::operator new(size);
+  }
+  if (FreeBlock* b = state_cache.head[c]) {
+    state_cache.head[c] = b->next;
+    --state_cache.count[c];
+    return b;
+  }
+  return ::operator new((c + 1) * state_granule);
+}
+
+void TaskStateBase::operator delete(void* p, std::size_t size) noexcept {
+  const std::size_t c = (size - 1) / state_granule;
+  if (!use_state_cache || c >= state_classes || state_cache.closed ||
+      state_cache.count[c] >= max_cached) {
+    ::operator delete(p);
+    return;
+  }
+  thread_local StateCacheDrain drain;  // empties the cache when this thread exits
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = state_cache.head[c];
+  state_cache.head[c] = b;
+  ++state_cache.count[c];
+}
 
 std::uint64_t new_task_id() noexcept {
   return next_task_id.fetch_add(1, std::memory_order_relaxed);
@@ -159,8 +229,13 @@ void TaskStateBase::mark_waited() {
 
 void TaskStateBase::take_error() {
   observed_ = true;
-  if (error_ != nullptr) {
-    std::rethrow_exception(error_);
+  // The waiter takes the exception out: the state's last reference may be dropped on another
+  // thread (a pool thread, the task's home), which then frees no exception object the
+  // waiter's catch block may still be using. (libstdc++ counts exception references with
+  // atomics that ThreadSanitizer cannot see, so sharing it would also report a false race.)
+  if (std::exception_ptr error = std::move(error_)) {
+    error_ = nullptr;
+    std::rethrow_exception(error);
   }
 }
 

@@ -77,37 +77,35 @@ TEST(SpawnBlocking, PropagatesExceptions) {
 TEST(SpawnBlocking, OtherTasksKeepRunningWhileJobsBlock) {
   Watchdog dog;
   const int jobs = 1000 / gofer::test::sanitizer_scale;
-  std::atomic<bool> stop{false};
+  Gate gate;
   std::atomic<long> ticks{0};
   gofer::with_event_loop([&] {
+    // The jobs cannot finish before the ticker, a task of this thread, has ticked 20 times:
+    // if a job blocked the scheduler thread, this would deadlock (and the watchdog fire).
     auto ticker = gofer::go([&] {
-      while (!stop.load()) {
+      while (ticks.load() < 20) {
         ++ticks;
         gofer::sleep_for(100us);
       }
+      gate.open();
     });
-    std::vector<gofer::Task<long>> waiters;
+    std::vector<gofer::Task<int>> waiters;
     for (int i = 0; i < jobs; ++i) {
-      waiters.push_back(gofer::go([i, &ticks] {
-        const long before = ticks.load();
-        auto r = gofer::spawn_blocking([i] {
-                   std::this_thread::sleep_for(1ms);  // blocks its pool thread
-                   return i;
-                 }).wait();
-        EXPECT_EQ(r, i);
-        return ticks.load() - before;
+      waiters.push_back(gofer::go([i, &gate] {
+        return gofer::spawn_blocking([i, &gate] {
+                 gate.pass();  // blocks its pool thread
+                 return i;
+               })
+            .wait();
       }));
     }
-    long sum = 0;
-    for (auto& w : waiters) {
-      sum += w.wait();
+    for (int i = 0; i < jobs; ++i) {
+      EXPECT_EQ(waiters[static_cast<std::size_t>(i)].wait(), i);
     }
-    stop = true;
     ticker.wait();
-    // The ticker ran between the jobs' submission and their results: the thread never blocked.
-    EXPECT_GT(sum, 0);
-    EXPECT_GT(ticks.load(), 10);
   });
+  auto failing = gofer::spawn_blocking([]() -> int { throw std::out_of_range("job 7"); });
+  EXPECT_THROW(failing.wait(), std::out_of_range);
 }
 
 TEST(SpawnBlocking, GrowsUpToTheLimitAndQueuesBeyond) {

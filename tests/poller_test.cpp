@@ -12,6 +12,7 @@
 #include <gofer/gofer.hpp>
 
 #include "fd_wait.hpp"
+#include "scheduler.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -146,4 +147,34 @@ TEST(FdWait, BusySchedulerStillSeesReadiness) {
   reader.wait();
   spinner.wait();
   EXPECT_TRUE(ready);
+}
+
+TEST(FdWait, RegistrationIsReusedAndSurvivesFdReuse) {
+  gofer::test::Watchdog dog;
+  auto& poller = gofer::detail::Scheduler::local().poller();
+  const std::size_t before = poller.watching();
+  gofer::go_and_wait([&] {
+    for (int round = 0; round < 3; ++round) {
+      Pipe pipe;
+      for (int i = 0; i < 5; ++i) {
+        auto writer = gofer::go([&pipe] {
+          gofer::sleep_for(100us);
+          EXPECT_EQ(write(pipe.fds[1], "x", 1), 1);
+        });
+        EXPECT_TRUE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+                                           gofer::detail::no_deadline));
+        writer.wait();
+        char c;
+        EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+        // The registration stays, disarmed: more data with nobody waiting must not reach the
+        // finished wait's Waiter (ASan would see it) while this thread polls.
+        EXPECT_EQ(write(pipe.fds[1], "y", 1), 1);
+        gofer::sleep_for(100us);
+        EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+      }
+      EXPECT_EQ(poller.watching(), before + 1);
+      gofer::detail::forget_fd(pipe.fds[0]);
+      EXPECT_EQ(poller.watching(), before);
+    }  // the next round's pipe most likely reuses the same fd numbers
+  });
 }

@@ -60,7 +60,8 @@ enum class open_mode {
 
 class File {
  public:
-  // open: opens path. Throws std::system_error ("gofer: open <path>: <reason>").
+  // open: opens path, on the blocking pool (opening a FIFO waits for its other end; that wait
+  // cannot be cancelled). Throws std::system_error ("gofer: open <path>: <reason>").
   static File open(const std::string& path, open_mode mode = open_mode::read);
   // from_fd: takes ownership of fd (closed by the File) and sets it non-blocking where
   // possible. name is used in error messages (default "fd <n>"). Throws std::invalid_argument

@@ -9,6 +9,7 @@
 #include <gofer/file.hpp>
 #include <gofer/mutex.hpp>
 #include <gofer/net.hpp>
+#include <gofer/process.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>

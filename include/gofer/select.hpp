@@ -44,8 +44,9 @@ class SelectArm {
  public:
   virtual SpinLock& lock() noexcept = 0;
   virtual const void* chan() const noexcept = 0;
-  // try_now: lock held; performs the operation if it can complete now (closed counts).
-  virtual bool try_now() = 0;
+  // try_now: lock held; performs the operation if it can complete now (closed counts). A peer
+  // it claimed is left in `woken` for the caller to complete after unlocking (chan_state.hpp).
+  virtual bool try_now(WaitNode*& woken) = 0;
   virtual void enqueue(WaitNode& n) = 0;           // lock held
   virtual void dequeue(WaitNode& n) noexcept = 0;  // lock held
   // woken: the arm was completed by a peer with reason r (fired or closed).
@@ -70,7 +71,9 @@ class RecvArm final : public SelectArm {
   RecvArm(Chan<T> ch, F f) : st_(&chan_state(ch)), ch_(std::move(ch)), f_(std::move(f)) {}
   SpinLock& lock() noexcept override { return st_->lock; }
   const void* chan() const noexcept override { return st_; }
-  bool try_now() override { return st().try_recv_locked(out_) != chan_status::empty; }
+  bool try_now(WaitNode*& woken) override {
+    return st().try_recv_locked(out_, woken) != chan_status::empty;
+  }
   void enqueue(WaitNode& n) override { st().enqueue_recv_locked(n, out_); }
   void dequeue(WaitNode& n) noexcept override { st().dequeue_recv_locked(n); }
   void woken(wake_reason) noexcept override {}
@@ -98,8 +101,8 @@ class SendArm final : public SelectArm {
       : st_(&chan_state(ch)), ch_(std::move(ch)), v_(std::move(v)), f_(std::move(f)) {}
   SpinLock& lock() noexcept override { return st_->lock; }
   const void* chan() const noexcept override { return st_; }
-  bool try_now() override {
-    const chan_status s = st().try_send_locked(v_);
+  bool try_now(WaitNode*& woken) override {
+    const chan_status s = st().try_send_locked(v_, woken);
     closed_ = s == chan_status::closed;
     return s != chan_status::full;
   }

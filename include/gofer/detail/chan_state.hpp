@@ -13,6 +13,10 @@
 // Nodes in recvq point at the receiver's std::optional<T>; nodes in sendq at the sender's T.
 // A node whose Waiter was already claimed elsewhere (select, timeout, cancel) is dropped by
 // claim_front(), never completed twice (waiter.hpp).
+// A peer claimed and unlinked under the lock is completed after the lock is released (as Go's
+// send() unlocks before goready): the wake-up, which may link the peer into another thread's
+// queue and write its eventfd, stays out of the critical section. This is safe because a
+// claimed Waiter can be completed by nobody else and stays parked until it is.
 //
 // Thread-safety: every member function takes `lock` itself except the *_locked ones, which
 // require it held. Blocking: send/recv park through waiter.hpp; no lock is held while parked.
@@ -128,14 +132,15 @@ class ChanState {
     return closed_;
   }
 
-  // try_send_locked: ok (v moved out), closed or full.
-  chan_status try_send_locked(T& v) {
+  // try_send_locked: ok (v moved out), closed or full. If a parked receiver took v, `woken`
+  // is its node, claimed: the caller completes it (complete_woken) once the lock is released.
+  chan_status try_send_locked(T& v, WaitNode*& woken) {
     if (closed_) {
       return chan_status::closed;
     }
     if (WaitNode* n = recvq_.claim_front()) {
       static_cast<std::optional<T>*>(n->slot)->emplace(std::move(v));
-      n->waiter->complete(wake_reason::fired, n->index);
+      woken = n;
       return chan_status::ok;
     }
     if (buf_.size() < cap_) {
@@ -145,19 +150,20 @@ class ChanState {
     return chan_status::full;
   }
 
-  // try_recv_locked: ok (out holds the value), closed or empty.
-  chan_status try_recv_locked(std::optional<T>& out) {
+  // try_recv_locked: ok (out holds the value), closed or empty. If a parked sender's value was
+  // taken, `woken` is its node, to complete as for try_send_locked.
+  chan_status try_recv_locked(std::optional<T>& out, WaitNode*& woken) {
     if (buf_.size() > 0) {
       out.emplace(buf_.pop());
       if (WaitNode* n = sendq_.claim_front()) {
         buf_.push(std::move(*static_cast<T*>(n->slot)));
-        n->waiter->complete(wake_reason::fired, n->index);
+        woken = n;
       }
       return chan_status::ok;
     }
     if (WaitNode* n = sendq_.claim_front()) {
       out.emplace(std::move(*static_cast<T*>(n->slot)));
-      n->waiter->complete(wake_reason::fired, n->index);
+      woken = n;
       return chan_status::ok;
     }
     return closed_ ? chan_status::closed : chan_status::empty;
@@ -177,9 +183,11 @@ class ChanState {
   // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send.
   chan_status send(T& v, clock::time_point deadline, bool block) {
     lock.lock();
-    const chan_status st = try_send_locked(v);
+    WaitNode* woken = nullptr;
+    const chan_status st = try_send_locked(v, woken);
     if (st != chan_status::full || !block) {
       lock.unlock();
+      complete_woken(woken);
       return st;
     }
     Waiter w;
@@ -191,9 +199,11 @@ class ChanState {
   // recv: as send, for receiving into out.
   chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
     lock.lock();
-    const chan_status st = try_recv_locked(out);
+    WaitNode* woken = nullptr;
+    const chan_status st = try_recv_locked(out, woken);
     if (st != chan_status::empty || !block) {
       lock.unlock();
+      complete_woken(woken);
       return st;
     }
     Waiter w;

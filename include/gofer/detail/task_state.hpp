@@ -36,6 +36,11 @@ class TaskStateBase {
   TaskStateBase(const TaskStateBase&) = delete;
   TaskStateBase& operator=(const TaskStateBase&) = delete;
 
+  // operator new / delete: task states come from a per-thread cache of small blocks (task.cpp):
+  // spawning in waves would otherwise miss malloc's 7-entry thread cache on most calls.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
+
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

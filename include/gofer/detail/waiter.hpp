@@ -216,6 +216,14 @@ wake_reason park(Waiter& w, clock::time_point deadline, Unlock& unlock) noexcept
       w, deadline, [](void* p) { (*static_cast<Unlock*>(p))(); }, &unlock);
 }
 
+// complete_woken: completes a node claimed (and unlinked) under a source lock, with `fired`,
+// after that lock was released; nullptr does nothing.
+inline void complete_woken(WaitNode* n) noexcept {
+  if (n != nullptr) {
+    n->waiter->complete(wake_reason::fired, n->index);
+  }
+}
+
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);
 

@@ -1,0 +1,273 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <gofer/gofer.hpp>
+
+#include "support/scale.hpp"
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using gofer::test::Watchdog;
+
+namespace {
+
+// TempDir: a fresh directory removed with everything in it.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/gofer_file_test_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
+// Pipe: a pipe whose ends are Files.
+struct Pipe {
+  gofer::File reader;
+  gofer::File writer;
+  Pipe() {
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    reader = gofer::File::from_fd(fds[0], "pipe-r");
+    writer = gofer::File::from_fd(fds[1], "pipe-w");
+  }
+};
+
+int error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code().value();
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST(File, OpenOfAMissingPathNamesIt) {
+  try {
+    gofer::File::open("/no/such/dir/file.txt");
+    FAIL() << "no exception";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("open /no/such/dir/file.txt"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(File, WritesAndReadsBackARegularFile) {
+  Watchdog dog;
+  TempDir dir;
+  const auto path = dir.file("a.txt");
+  gofer::go_and_wait([&] {
+    auto out = gofer::File::open(path, gofer::open_mode::write);
+    out.write("first line\nsecond line\r\nlast, no newline");
+    out.close();
+    auto in = gofer::File::open(path);
+    EXPECT_EQ(in.read_line(), "first line");
+    EXPECT_EQ(in.read_line(), "second line");
+    EXPECT_EQ(in.read_line(), "last, no newline");
+    EXPECT_EQ(in.read_line(), std::nullopt);
+    char c;
+    EXPECT_EQ(in.read({&c, 1}), 0u);
+  });
+}
+
+TEST(File, AppendAndCreateNewModes) {
+  TempDir dir;
+  const auto path = dir.file("b.txt");
+  gofer::File::open(path, gofer::open_mode::create_new).write("a");
+  gofer::File::open(path, gofer::open_mode::append).write("b");
+  EXPECT_EQ(gofer::File::open(path).read_all(), "ab");
+  EXPECT_EQ(error_of([&] { gofer::File::open(path, gofer::open_mode::create_new); }), EEXIST);
+}
+
+TEST(File, LargeRegularFileReadKeepsTheSchedulerServing) {
+  Watchdog dog;
+  TempDir dir;
+  const auto path = dir.file("big.bin");
+  const std::size_t size = (256u / static_cast<unsigned>(gofer::test::sanitizer_scale)) << 16;
+  {
+    std::string block(1 << 16, 'x');
+    auto f = gofer::File::open(path, gofer::open_mode::write);
+    for (std::size_t i = 0; i < size / block.size(); ++i) {
+      block[0] = static_cast<char>('a' + i % 26);
+      f.write(block);
+    }
+  }
+  std::atomic<bool> done{false};
+  std::atomic<long> ticks{0};
+  gofer::with_event_loop([&] {
+    auto ticker = gofer::go([&] {
+      while (!done.load()) {
+        ++ticks;
+        gofer::yield();
+      }
+    });
+    auto reader = gofer::go([&] {
+      const long before = ticks.load();
+      auto all = gofer::File::open(path).read_all();
+      const long during = ticks.load() - before;
+      done = true;
+      EXPECT_EQ(all.size(), size);
+      EXPECT_EQ(all[0], 'a');
+      EXPECT_EQ(all[1 << 16], 'b');
+      return during;
+    });
+    // Every chunk of the read ran on the pool while the reader was parked, so the ticker ran
+    // at least once per chunk: the scheduler thread never sat in read(2).
+    EXPECT_GE(reader.wait(), static_cast<long>(size / (64 * 1024)));
+    ticker.wait();
+  });
+}
+
+TEST(File, PipeReadLineAcrossPartialWrites) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    auto writer = gofer::go([&] {
+      p.writer.write("hel");
+      gofer::sleep_for(1ms);
+      p.writer.write("lo\nwor");
+      gofer::sleep_for(1ms);
+      p.writer.write("ld\n");
+      p.writer.close();
+    });
+    EXPECT_EQ(p.reader.read_line(), "hello");
+    EXPECT_EQ(p.reader.read_line(), "world");
+    EXPECT_EQ(p.reader.read_line(), std::nullopt);
+    writer.wait();
+  });
+}
+
+TEST(File, ReadLineTimeoutLosesNoBytes) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    p.writer.write("abc");
+    try {
+      p.reader.read_line(5ms);
+      FAIL() << "no timeout";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::timed_out);
+      EXPECT_NE(std::string(e.what()).find("pipe-r"), std::string::npos) << e.what();
+    }
+    p.writer.write("def\n");
+    EXPECT_EQ(p.reader.read_line(1s), "abcdef");
+  });
+}
+
+TEST(File, ReadChunkTimeoutThenData) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    try {
+      p.reader.read_chunk(100, 2ms);
+      FAIL() << "no timeout";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::timed_out);
+    }
+    p.writer.write("xyz");
+    EXPECT_EQ(p.reader.read_chunk(100, 1s), "xyz");
+  });
+}
+
+TEST(File, LargeWriteToAPipeParksUntilTheReaderDrains) {
+  Watchdog dog;
+  Pipe p;
+  const std::string big(1 << 20, 'q');  // far beyond the 64 KiB pipe buffer
+  gofer::with_event_loop([&] {
+    auto writer = gofer::go([&] {
+      p.writer.write(big);
+      p.writer.close();
+    });
+    auto got = p.reader.read_all();
+    EXPECT_EQ(got.size(), big.size());
+    EXPECT_EQ(got, big);
+    writer.wait();
+  });
+}
+
+TEST(File, WriteToAClosedPipeIsEpipeNotSigpipe) {
+  Pipe p;
+  p.reader.close();
+  EXPECT_EQ(error_of([&] { p.writer.write("nobody listens"); }), EPIPE);
+}
+
+TEST(File, UseAfterCloseIsEbadf) {
+  Pipe p;
+  p.reader.close();
+  EXPECT_FALSE(p.reader.is_open());
+  EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+  gofer::File empty;
+  EXPECT_EQ(error_of([&] { empty.write("x"); }), EBADF);
+  EXPECT_THROW(gofer::File::from_fd(-1), std::invalid_argument);
+}
+
+TEST(File, RequestStopCancelsAParkedRead) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    auto t = gofer::go([&] { return p.reader.read_line(); });
+    gofer::sleep_for(1ms);
+    t.request_stop();
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+    p.writer.write("still here\n");
+    EXPECT_EQ(p.reader.read_line(), "still here");
+  });
+}
+
+TEST(File, DevNullFallsBackFromThePoller) {
+  auto null_in = gofer::File::open("/dev/null");
+  EXPECT_EQ(null_in.read_all(), "");
+  auto null_out = gofer::File::open("/dev/null", gofer::open_mode::write);
+  null_out.write("discarded");
+}
+
+TEST(File, ShortReadThenTimeoutKeepsTheRest) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    p.writer.write("12345");
+    std::string buf(8, '\0');
+    auto f = [&] { return p.reader.read(std::span<char>(buf.data(), 3)); };
+    EXPECT_EQ(f(), 3u);
+    EXPECT_EQ(buf.substr(0, 3), "123");
+    EXPECT_EQ(error_of([&] { p.reader.read_line(2ms); }), ETIMEDOUT);
+    p.writer.write("678\n");
+    EXPECT_EQ(p.reader.read_line(), "45678");
+  });
+}
+
+TEST(File, StandardStreamsAreDuplicates) {
+  auto& out = gofer::stdout_file();
+  EXPECT_GT(out.fd(), 2);
+  EXPECT_EQ(&out, &gofer::stdout_file());
+  EXPECT_EQ(out.name(), "stdout");
+  out.write("");  // an empty write is a no-op
+}
+
+TEST(File, RequestStopCancelsAParkedWrite) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    auto t = gofer::go([&] { p.writer.write(std::string(1 << 20, 'w')); });  // fills the pipe
+    gofer::sleep_for(2ms);
+    EXPECT_FALSE(t.done());
+    t.request_stop();
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+    EXPECT_GT(p.reader.read_chunk(1 << 16).size(), 0u);  // the prefix that was written
+  });
+}
