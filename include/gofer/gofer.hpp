@@ -8,6 +8,7 @@
 #include <gofer/event_loop.hpp>
 #include <gofer/file.hpp>
 #include <gofer/mutex.hpp>
+#include <gofer/net.hpp>
 #include <gofer/process.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>

@@ -1,0 +1,253 @@
+// net.hpp: TCP and UDP sockets that park the task, not the thread (NimGo's gonet).
+//
+//   auto listener = gofer::TcpListener::bind("127.0.0.1", 0);   // port 0: the kernel picks
+//   gofer::go([&] {
+//     for (;;) {
+//       gofer::go([conn = listener.accept()]() mutable {          // one task per connection
+//         while (auto line = conn.read_line()) {
+//           conn.write(*line + "\n");
+//         }
+//       });
+//     }
+//   });
+//   auto s = gofer::TcpStream::connect("127.0.0.1", listener.local_port(), 2s);
+//   s.write("hello\n");
+//   auto reply = s.read_line(500ms);                               // "hello"
+//
+// Sockets are non-blocking. A call that cannot proceed (accept with no pending connection,
+// connect in progress, read with nothing received, write into a full socket buffer) parks the
+// calling task in the thread's poller until the socket is ready, so one scheduler thread
+// serves thousands of connections. Host names are resolved with getaddrinfo on the blocking
+// pool (blocking.hpp), never on the scheduler thread; numeric addresses ("127.0.0.1", "::1",
+// "[::1]") are parsed in place.
+//
+// Timeouts and cancellation. Every call that can park has an overload taking a timeout; when it
+// passes, the call throws std::system_error with std::errc::timed_out and the object stays
+// usable: bytes a TcpStream read before the timeout stay buffered for the next read (nothing is
+// lost); a write that timed out may have sent a prefix. request_stop() on the task makes a
+// parked call throw gofer::cancelled. The timeout of connect() covers name resolution and every
+// address tried.
+// Errors: std::system_error naming the operation and the peer ("gofer: connect 127.0.0.1:9:
+// Connection refused"). A name that does not resolve gives an error of resolve_category()
+// ("gofer: connect no.such.host.invalid:80: lookup failed: Name or service not known"). A peer
+// reset or a write to a closed connection gives std::system_error (ECONNRESET, EPIPE), never
+// SIGPIPE. EOF is not an error: read() returns 0 and read_line() nullopt. Using a closed or
+// moved-from object throws std::system_error(EBADF).
+//
+// Thread-safety: a socket object may be moved between tasks and threads. A TcpStream may be
+// used by one reading task and one writing task at the same time (as a Go net.Conn), on the
+// same thread or on different ones; other calls (close, shutdown, set_nodelay) must not run
+// concurrently with anything else on it. A TcpListener accepts from one task per thread at a
+// time; a UdpSocket receives in one task and sends in one task at a time.
+// Blocking: accept, connect, the reads and the writes, send_to and recv_from may park the task
+// (on a plain thread, they run the thread's loop); nothing here blocks the OS thread except
+// close(2) itself.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace gofer {
+
+// resolve_category: the error category of name-resolution failures (getaddrinfo's EAI_* codes,
+// and a host that looks like an IPv4 literal but is not one).
+const std::error_category& resolve_category() noexcept;
+
+// SocketAddress: an IPv4 or IPv6 address and a port (a sockaddr_in or sockaddr_in6 by value).
+class SocketAddress {
+ public:
+  // SocketAddress(): the empty address (no family); to_string() gives "".
+  SocketAddress() noexcept = default;
+  // parse: a numeric IPv4 or IPv6 address ("10.0.0.1", "::1" or "[::1]") and a port; never
+  // resolves names. Throws std::invalid_argument for anything else.
+  static SocketAddress parse(std::string_view host, std::uint16_t port);
+  // from_native: copies a sockaddr of family AF_INET or AF_INET6 (std::invalid_argument
+  // otherwise).
+  static SocketAddress from_native(const void* sockaddr, std::size_t size);
+
+  // native / native_size: the sockaddr and its length, for calls gofer does not wrap.
+  const void* native() const noexcept { return storage_.data(); }
+  std::size_t native_size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  bool is_ipv6() const noexcept;
+  // host: the address without the port ("127.0.0.1", "::1").
+  std::string host() const;
+  std::uint16_t port() const noexcept;
+  // to_string: "127.0.0.1:80" or "[::1]:80".
+  std::string to_string() const;
+
+  friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
+
+ private:
+  alignas(8) std::array<unsigned char, 28> storage_{};  // sizeof(sockaddr_in6)
+  std::uint32_t size_ = 0;
+};
+
+// shutdown_how: which directions TcpStream::shutdown closes.
+enum class shutdown_how {
+  read,   // further reads return EOF
+  write,  // sends a FIN: the peer reads EOF once it has read everything sent before
+  both,
+};
+
+// TcpStream: one TCP connection, with a read buffer (so read_line does not issue a syscall per
+// byte). Connected and accepted streams have TCP_NODELAY set, as in Go.
+class TcpStream {
+ public:
+  // connect: opens a connection to host:port, trying each address the host resolves to in
+  // turn. Throws std::system_error naming host:port: the last address's error (e.g.
+  // ECONNREFUSED), a resolution error (resolve_category()), or errc::timed_out.
+  static TcpStream connect(const std::string& host, std::uint16_t port);
+  static TcpStream connect(const std::string& host, std::uint16_t port,
+                           std::chrono::nanoseconds timeout);
+  // connect: to one address.
+  static TcpStream connect(const SocketAddress& to);
+  static TcpStream connect(const SocketAddress& to, std::chrono::nanoseconds timeout);
+
+  TcpStream() noexcept;
+  TcpStream(TcpStream&&) noexcept;
+  TcpStream& operator=(TcpStream&&) noexcept;
+  ~TcpStream();
+
+  // is_open: false after close() or for a default-constructed or moved-from stream.
+  bool is_open() const noexcept;
+  // fd: the socket (-1 when closed); still owned by the stream.
+  int fd() const noexcept;
+
+  // read: up to buf.size() bytes, what arrives first; returns 0 only at EOF (or for an empty
+  // buf).
+  std::size_t read(std::span<char> buf);
+  std::size_t read(std::span<char> buf, std::chrono::nanoseconds timeout);
+  // read_exact: fills buf; returns fewer than buf.size() bytes only at EOF. On a timeout the
+  // bytes received so far stay buffered.
+  std::size_t read_exact(std::span<char> buf);
+  std::size_t read_exact(std::span<char> buf, std::chrono::nanoseconds timeout);
+  // read_line: the next line without "\n" (or "\r\n"); the last line may lack one; nullopt at
+  // EOF.
+  std::optional<std::string> read_line();
+  std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
+  // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at EOF.
+  std::string read_chunk(std::size_t n = 64 * 1024);
+  std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
+  // write: sends all of bytes or throws.
+  void write(std::string_view bytes);
+  void write(std::string_view bytes, std::chrono::nanoseconds timeout);
+
+  // shutdown: shuts down one or both directions (shutdown(2)); the fd stays open.
+  void shutdown(shutdown_how how = shutdown_how::write);
+  // set_nodelay: TCP_NODELAY on (the default) or off (Nagle's algorithm).
+  void set_nodelay(bool on);
+  // peer_address / local_address: "127.0.0.1:80" or "[::1]:80".
+  std::string peer_address() const;
+  std::string local_address() const;
+  // close: closes the socket and drops buffered bytes; idempotent.
+  void close() noexcept;
+
+ private:
+  class Impl;
+  explicit TcpStream(std::unique_ptr<Impl> impl) noexcept;
+  Impl& impl(const char* op) const;
+
+  std::unique_ptr<Impl> impl_;
+
+  friend class TcpListener;
+};
+
+// TcpListener: a listening TCP socket.
+class TcpListener {
+ public:
+  // bind: listens on host:port with SO_REUSEADDR. port 0 picks a free port (see
+  // local_port()). host "" or "0.0.0.0" is every IPv4 interface, "::" every IPv6 and (Linux's
+  // default) IPv4 interface; a name binds to the first address it resolves to. backlog: the
+  // accept queue length (capped by the kernel's somaxconn). Throws std::system_error
+  // ("gofer: bind 127.0.0.1:80: Permission denied").
+  static TcpListener bind(const std::string& host, std::uint16_t port, int backlog = 128);
+
+  TcpListener() noexcept;
+  TcpListener(TcpListener&&) noexcept;
+  TcpListener& operator=(TcpListener&&) noexcept;
+  ~TcpListener();
+
+  // accept: the next connection, parking until one arrives. Throws std::system_error when
+  // accept(2) fails, e.g. EMFILE when the process is out of fds (the pending connection stays
+  // queued; accept again once fds are free).
+  TcpStream accept();
+  TcpStream accept(std::chrono::nanoseconds timeout);
+
+  bool is_open() const noexcept;
+  int fd() const noexcept;
+  // local_port: the bound port (the kernel's choice when bind was given 0).
+  std::uint16_t local_port() const;
+  // local_address: "0.0.0.0:8080" or "[::]:8080".
+  std::string local_address() const;
+  // close: stops listening; idempotent.
+  void close() noexcept;
+
+ private:
+  class Impl;
+  Impl& impl(const char* op) const;
+
+  std::unique_ptr<Impl> impl_;
+};
+
+// Datagram: what UdpSocket::recv_from received.
+struct Datagram {
+  std::size_t size = 0;    // bytes stored in the caller's buffer
+  SocketAddress from;      // the sender
+  bool truncated = false;  // the datagram was longer than the buffer; the rest is lost
+};
+
+// UdpSocket: a UDP socket.
+class UdpSocket {
+ public:
+  // bind: a socket bound to host:port (port 0: any free port; host as for TcpListener::bind;
+  // the host's family fixes the socket's: bind to "::" or "::1" to talk IPv6).
+  static UdpSocket bind(const std::string& host, std::uint16_t port);
+
+  UdpSocket() noexcept;
+  UdpSocket(UdpSocket&&) noexcept;
+  UdpSocket& operator=(UdpSocket&&) noexcept;
+  ~UdpSocket();
+
+  // send_to: sends one datagram (whole, or throws, e.g. EMSGSIZE).
+  void send_to(std::string_view bytes, const SocketAddress& to);
+  void send_to(std::string_view bytes, const SocketAddress& to, std::chrono::nanoseconds timeout);
+  // send_to: to host:port, resolved first (to an address of the socket's family).
+  void send_to(std::string_view bytes, const std::string& host, std::uint16_t port);
+  void send_to(std::string_view bytes, const std::string& host, std::uint16_t port,
+               std::chrono::nanoseconds timeout);
+  // recv_from: the next datagram, into buf.
+  Datagram recv_from(std::span<char> buf);
+  Datagram recv_from(std::span<char> buf, std::chrono::nanoseconds timeout);
+
+  // connect: sets the default peer: send() goes there and only its datagrams are received.
+  void connect(const std::string& host, std::uint16_t port);
+  // send / recv: on a connected socket; recv returns the datagram's size (truncated to buf).
+  void send(std::string_view bytes);
+  void send(std::string_view bytes, std::chrono::nanoseconds timeout);
+  std::size_t recv(std::span<char> buf);
+  std::size_t recv(std::span<char> buf, std::chrono::nanoseconds timeout);
+
+  bool is_open() const noexcept;
+  int fd() const noexcept;
+  std::uint16_t local_port() const;
+  std::string local_address() const;
+  // close: idempotent.
+  void close() noexcept;
+
+ private:
+  class Impl;
+  Impl& impl(const char* op) const;
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gofer

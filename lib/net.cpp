@@ -1,0 +1,384 @@
+// net.cpp: TcpStream and TcpListener (see net.hpp) on FdStream, wait_fd and resolve; UdpSocket
+// is in udp.cpp, the helpers both use in socket.hpp.
+//
+// A TcpStream's reads go through an FdStream (its buffer gives read_line and the no-byte-lost
+// timeouts); its writes are send(MSG_NOSIGNAL) loops here, so that a reading task and a writing
+// task can use one stream at once.
+//
+// Invariants: (1) a stream's reader parks on the socket fd, its writer on write_wait, a dup of
+// that fd made the first time a write has to park (park_writable). The poller keeps one
+// registration per fd, so a reader and a writer parked at the same time on one thread must wait on
+// two fds; both refer to the same socket and see the same readiness. A registration outlives the
+// wait that made it (fd_wait.hpp), so every fd here is closed through close_fd(), which forgets it
+// first, or by FdStream::close(), which does the same. (2) every fd is created non-blocking and
+// close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4, F_DUPFD_CLOEXEC), so no call here ever
+// blocks the thread and no fd leaks into a spawned process. (3) an Impl outlives close(): it
+// keeps the name for the EBADF message of a later call.
+//
+// Thread-safety and blocking: as in net.hpp. The reader's and the writer's state are disjoint
+// (FdStream's buffer vs write_wait), which is what makes one reader plus one writer safe.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <gofer/net.hpp>
+
+#include "address.hpp"
+#include "errno_error.hpp"
+#include "fd.hpp"
+#include "fd_stream.hpp"
+#include "fd_wait.hpp"
+#include "socket.hpp"
+
+namespace gofer {
+
+using detail::after;
+using detail::clock;
+using detail::close_fd;
+using detail::family_of;
+using detail::native;
+using detail::open_socket;
+using detail::park_readable;
+using detail::park_writable;
+
+namespace {
+
+void set_nodelay_on(int fd, bool on) noexcept {
+  const int v = on ? 1 : 0;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+}
+
+// connect_one: a connected socket, or an empty fd with the reason in err. Throws on timeout
+// (naming `what`) and on cancellation.
+detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline,
+                             const std::string& what, int& err) {
+  detail::UniqueFd fd = open_socket(family_of(to), SOCK_STREAM, "connect", what);
+  if (::connect(fd.get(), native(to), static_cast<socklen_t>(to.native_size())) == 0) {
+    return fd;
+  }
+  // EINTR: the connection goes on asynchronously, as after EINPROGRESS.
+  if (errno != EINPROGRESS && errno != EINTR) {
+    err = errno;
+    return {};
+  }
+  if (!detail::wait_fd(fd.get(), detail::fd_writable(), deadline)) {
+    detail::throw_timed_out("connect", what);
+  }
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
+    so_error = errno;
+  }
+  if (so_error != 0) {
+    err = so_error;
+    close_fd(fd);
+    return {};
+  }
+  return fd;
+}
+
+}  // namespace
+
+// ---- TcpStream ----
+
+class TcpStream::Impl {
+ public:
+  Impl(detail::UniqueFd fd, std::string name) : stream(std::move(fd), std::move(name), true, true) {
+    set_nodelay_on(stream.fd(), true);
+  }
+
+  // write: the send loop (invariant 1: parks on write_wait).
+  void write(std::string_view bytes, clock::time_point deadline) {
+    stream.check_open("write");
+    const int fd = stream.fd();
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t r = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (r >= 0) {
+        done += static_cast<std::size_t>(r);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        park_writable(fd, write_wait, deadline, "write", stream.name());
+      } else if (errno != EINTR) {
+        detail::throw_errno("write", stream.name());
+      }
+    }
+  }
+
+  ~Impl() { close(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  void close() noexcept {
+    close_fd(write_wait);
+    stream.close();
+  }
+
+  detail::FdStream stream;
+  detail::UniqueFd write_wait;
+};
+
+TcpStream::TcpStream() noexcept = default;
+TcpStream::TcpStream(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+TcpStream::TcpStream(TcpStream&&) noexcept = default;
+TcpStream& TcpStream::operator=(TcpStream&&) noexcept = default;
+TcpStream::~TcpStream() = default;
+
+TcpStream TcpStream::connect(const std::string& host, std::uint16_t port) {
+  return connect(host, port, std::chrono::nanoseconds::max());
+}
+
+TcpStream TcpStream::connect(const std::string& host, std::uint16_t port,
+                             std::chrono::nanoseconds timeout) {
+  const auto deadline = after(timeout);
+  const std::string what = detail::host_port(host, port);
+  const auto addresses =
+      detail::resolve("connect", host, port, {.socktype = SOCK_STREAM}, deadline);
+  int err = 0;
+  for (const auto& a : addresses) {
+    if (auto fd = connect_one(a, deadline, what, err)) {
+      return TcpStream(std::make_unique<Impl>(std::move(fd), what));
+    }
+  }
+  detail::throw_errno_value(err, "connect", what);
+}
+
+TcpStream TcpStream::connect(const SocketAddress& to) {
+  return connect(to, std::chrono::nanoseconds::max());
+}
+
+TcpStream TcpStream::connect(const SocketAddress& to, std::chrono::nanoseconds timeout) {
+  if (to.empty()) {
+    throw std::invalid_argument("gofer::TcpStream::connect: empty SocketAddress");
+  }
+  const std::string what = to.to_string();
+  int err = 0;
+  auto fd = connect_one(to, after(timeout), what, err);
+  if (!fd) {
+    detail::throw_errno_value(err, "connect", what);
+  }
+  return TcpStream(std::make_unique<Impl>(std::move(fd), what));
+}
+
+TcpStream::Impl& TcpStream::impl(const char* op) const {
+  if (impl_ == nullptr) {
+    detail::throw_errno_value(EBADF, op, "(empty or moved-from TcpStream)");
+  }
+  return *impl_;
+}
+
+bool TcpStream::is_open() const noexcept {
+  return impl_ != nullptr && impl_->stream.is_open();
+}
+
+int TcpStream::fd() const noexcept {
+  return impl_ != nullptr ? impl_->stream.fd() : -1;
+}
+
+std::size_t TcpStream::read(std::span<char> buf) {
+  return impl("read").stream.read_some(buf.data(), buf.size(), detail::no_deadline);
+}
+std::size_t TcpStream::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
+  return impl("read").stream.read_some(buf.data(), buf.size(), after(timeout));
+}
+std::size_t TcpStream::read_exact(std::span<char> buf) {
+  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), detail::no_deadline);
+}
+std::size_t TcpStream::read_exact(std::span<char> buf, std::chrono::nanoseconds timeout) {
+  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), after(timeout));
+}
+std::optional<std::string> TcpStream::read_line() {
+  return impl("read_line").stream.read_line(detail::no_deadline);
+}
+std::optional<std::string> TcpStream::read_line(std::chrono::nanoseconds timeout) {
+  return impl("read_line").stream.read_line(after(timeout));
+}
+std::string TcpStream::read_chunk(std::size_t n) {
+  return impl("read_chunk").stream.read_chunk(n, detail::no_deadline);
+}
+std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
+  return impl("read_chunk").stream.read_chunk(n, after(timeout));
+}
+void TcpStream::write(std::string_view bytes) {
+  impl("write").write(bytes, detail::no_deadline);
+}
+void TcpStream::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
+  impl("write").write(bytes, after(timeout));
+}
+
+void TcpStream::shutdown(shutdown_how how) {
+  auto& s = impl("shutdown").stream;
+  s.check_open("shutdown");
+  const int mode = how == shutdown_how::read    ? SHUT_RD
+                   : how == shutdown_how::write ? SHUT_WR
+                                                : SHUT_RDWR;
+  if (::shutdown(s.fd(), mode) != 0) {
+    detail::throw_errno("shutdown", s.name());
+  }
+}
+
+void TcpStream::set_nodelay(bool on) {
+  auto& s = impl("set_nodelay").stream;
+  s.check_open("set_nodelay");
+  const int v = on ? 1 : 0;
+  if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+    detail::throw_errno("set_nodelay", s.name());
+  }
+}
+
+std::string TcpStream::peer_address() const {
+  auto& s = impl("peer_address").stream;
+  s.check_open("peer_address");
+  return detail::peer_address_of(s.fd(), "peer_address", s.name()).to_string();
+}
+
+std::string TcpStream::local_address() const {
+  auto& s = impl("local_address").stream;
+  s.check_open("local_address");
+  return detail::local_address_of(s.fd(), "local_address", s.name()).to_string();
+}
+
+void TcpStream::close() noexcept {
+  if (impl_ != nullptr) {
+    impl_->close();
+  }
+}
+
+// ---- TcpListener ----
+
+class TcpListener::Impl {
+ public:
+  Impl() = default;
+  ~Impl() { close_fd(fd); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // check_open: throws EBADF naming op once the listener is closed.
+  void check_open(std::string_view op) const {
+    if (!fd) {
+      detail::throw_errno_value(EBADF, op, name + " (the listener is closed)");
+    }
+  }
+
+  detail::UniqueFd fd;
+  std::string name;  // the bound address, "127.0.0.1:8080"
+
+  TcpStream accept(clock::time_point deadline) {
+    check_open("accept");
+    for (;;) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      detail::UniqueFd conn(::accept4(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                                      SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (conn) {
+        auto peer = SocketAddress::from_native(&ss, len).to_string();
+        return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
+      }
+      switch (errno) {
+        case EAGAIN:
+          park_readable(fd.get(), deadline, "accept", name);
+          break;
+        // The connection died in the queue, or (accept(2), "Error handling") a network error
+        // already pending on it: that connection is gone; the next one may be fine.
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+          break;
+        case EMFILE:
+        case ENFILE:
+          detail::throw_errno("accept", name +
+                                            " (out of file descriptors; the connection "
+                                            "stays queued until an accept succeeds)");
+        default:
+          detail::throw_errno("accept", name);
+      }
+    }
+  }
+};
+
+TcpListener::TcpListener() noexcept = default;
+TcpListener::TcpListener(TcpListener&&) noexcept = default;
+TcpListener& TcpListener::operator=(TcpListener&&) noexcept = default;
+TcpListener::~TcpListener() = default;
+
+TcpListener TcpListener::bind(const std::string& host, std::uint16_t port, int backlog) {
+  if (backlog < 0) {
+    throw std::invalid_argument("gofer::TcpListener::bind: backlog " + std::to_string(backlog) +
+                                " must be >= 0");
+  }
+  const std::string what = detail::host_port(host, port);
+  const auto addresses = detail::resolve(
+      "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, detail::no_deadline);
+  const SocketAddress& a = addresses.front();
+  detail::UniqueFd fd = open_socket(family_of(a), SOCK_STREAM, "bind", what);
+  const int one = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+    detail::throw_errno("bind", what + " (SO_REUSEADDR)");
+  }
+  if (::bind(fd.get(), native(a), static_cast<socklen_t>(a.native_size())) != 0) {
+    detail::throw_errno("bind", what);
+  }
+  if (::listen(fd.get(), backlog) != 0) {
+    detail::throw_errno("listen", what);
+  }
+  TcpListener l;
+  l.impl_ = std::make_unique<Impl>();
+  l.impl_->name = detail::local_address_of(fd.get(), "bind", what).to_string();
+  l.impl_->fd = std::move(fd);
+  return l;
+}
+
+TcpListener::Impl& TcpListener::impl(const char* op) const {
+  if (impl_ == nullptr) {
+    detail::throw_errno_value(EBADF, op, "(empty or moved-from TcpListener)");
+  }
+  return *impl_;
+}
+
+TcpStream TcpListener::accept() {
+  return impl("accept").accept(detail::no_deadline);
+}
+TcpStream TcpListener::accept(std::chrono::nanoseconds timeout) {
+  return impl("accept").accept(after(timeout));
+}
+
+bool TcpListener::is_open() const noexcept {
+  return impl_ != nullptr && static_cast<bool>(impl_->fd);
+}
+
+int TcpListener::fd() const noexcept {
+  return impl_ != nullptr ? impl_->fd.get() : -1;
+}
+
+std::uint16_t TcpListener::local_port() const {
+  auto& im = impl("local_port");
+  im.check_open("local_port");
+  return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
+}
+
+std::string TcpListener::local_address() const {
+  auto& im = impl("local_address");
+  im.check_open("local_address");
+  return im.name;
+}
+
+void TcpListener::close() noexcept {
+  if (impl_ != nullptr) {
+    close_fd(impl_->fd);
+  }
+}
+
+}  // namespace gofer
