@@ -266,7 +266,8 @@ Task<void> collect(File& f, std::string& out) {
   });
 }
 
-// finish: waits for a collector, stopping it first when `stop`; never cancelled itself.
+// finish: waits for a collector until `deadline`, then stops it and waits for its end; the
+// wait itself cannot be cancelled (the collector uses run()'s locals).
 void finish(Task<void>& t, detail::clock::time_point deadline) noexcept {
   if (!detail_state(t).await(deadline, false)) {
     t.request_stop();
