@@ -123,9 +123,9 @@ void FdStream::close() noexcept {
   pos_ = 0;
 }
 
-bool FdStream::await_fd(std::uint32_t events, clock::time_point deadline, std::string_view op) {
+bool FdStream::await_fd(Interest interest, clock::time_point deadline, std::string_view op) {
   try {
-    if (!wait_fd(fd_.get(), events, deadline)) {
+    if (!wait_fd(fd_.get(), interest, deadline)) {
       throw_timed_out(op, name_);
     }
     return true;
@@ -144,7 +144,7 @@ std::size_t FdStream::read_raw(char* out, std::size_t n, clock::time_point deadl
     if (mode_ == io_mode::offload) {
       return read_offloaded(out, n, deadline);
     }
-    if (mode_ == io_mode::readiness && !await_fd(fd_readable(), deadline, "read")) {
+    if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
     const ssize_t r = socket_ ? ::recv(fd_.get(), out, n, 0) : ::read(fd_.get(), out, n);
@@ -155,7 +155,7 @@ std::size_t FdStream::read_raw(char* out, std::size_t n, clock::time_point deadl
       continue;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      await_fd(fd_readable(), deadline, "read");
+      await_fd(Interest::readable, deadline, "read");
       continue;
     }
     throw_errno("read", name_);
@@ -309,7 +309,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
     }
     std::size_t n = bytes.size() - done;
     if (mode_ == io_mode::readiness) {
-      if (!await_fd(fd_writable(), deadline, "write")) {
+      if (!await_fd(Interest::writable, deadline, "write")) {
         continue;
       }
       n = std::min(n, readiness_write_max);
@@ -325,7 +325,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       continue;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      await_fd(fd_writable(), deadline, "write");
+      await_fd(Interest::writable, deadline, "write");
       continue;
     }
     throw_errno("write", name_);

@@ -23,7 +23,10 @@
 //
 // Errors: std::system_error "gofer: <op> <name>: <strerror>"; a deadline passing gives
 // errc::timed_out; request_stop() gives gofer::cancelled. EOF is not an error.
-// Thread-safety: one FdStream is used by one task at a time (it may move between threads).
+// Thread-safety: one reading and one writing task may use an FdStream at once (read_* touch
+// the buffer and pending_read_, write_all only pending_write_; both park on the fd through
+// wait_fd, which serves both interests at once); otherwise one task at a time. It may move
+// between threads. close() must not race with a read or a write.
 // Blocking: every call may park the calling task (never its thread); close() may park until
 // an offloaded job the fd is lent to finishes.
 #pragma once
@@ -37,6 +40,7 @@
 #include <gofer/task.hpp>
 
 #include "fd.hpp"
+#include "poller.hpp"
 
 namespace gofer::detail {
 
@@ -84,9 +88,9 @@ class FdStream {
   std::size_t read_raw(char* out, std::size_t n, clock::time_point deadline);
   std::size_t read_offloaded(char* out, std::size_t n, clock::time_point deadline);
   void write_offloaded(std::string_view bytes, clock::time_point deadline);
-  // await_fd: parks until fd is ready for events; throws timed_out at the deadline. Returns
-  // false when the fd cannot be polled (the stream then switched to offload mode).
-  bool await_fd(std::uint32_t events, clock::time_point deadline, std::string_view op);
+  // await_fd: parks until fd is ready for `interest`; throws timed_out at the deadline.
+  // Returns false when the fd cannot be polled (the stream then switched to offload mode).
+  bool await_fd(Interest interest, clock::time_point deadline, std::string_view op);
   void compact() noexcept;
 
   UniqueFd fd_;

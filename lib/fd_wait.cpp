@@ -1,7 +1,5 @@
 #include "fd_wait.hpp"
 
-#include <sys/epoll.h>
-
 #include "poller.hpp"
 #include "scheduler.hpp"
 
@@ -21,21 +19,14 @@ struct FdWaiter final : FdWatch {
 
 }  // namespace
 
-std::uint32_t fd_readable() noexcept {
-  return EPOLLIN | EPOLLRDHUP;
-}
-std::uint32_t fd_writable() noexcept {
-  return EPOLLOUT;
-}
-
-bool wait_fd(int fd, std::uint32_t events, clock::time_point deadline) {
+bool wait_fd(int fd, Interest interest, clock::time_point deadline) {
   Poller& poller = Scheduler::local().poller();
   FdWaiter w;
-  poller.watch(fd, events, &w);
+  poller.watch(fd, interest, &w);
   auto nothing = [] {};
   const wake_reason r = park(w.waiter, deadline, nothing);
   if (r != wake_reason::fired) {
-    poller.unwatch(fd);  // still armed: it must not outlive w (see the invariant)
+    poller.unwatch(fd, interest, &w);  // the watch must not outlive w
   }
   throw_if_cancelled(r);
   return r == wake_reason::fired;
@@ -43,7 +34,7 @@ bool wait_fd(int fd, std::uint32_t events, clock::time_point deadline) {
 
 void forget_fd(int fd) noexcept {
   if (Scheduler* s = Scheduler::installed()) {
-    s->poller().unwatch(fd);
+    s->poller().forget(fd);
   }
 }
 

@@ -1,22 +1,17 @@
 // net.cpp: TcpStream and TcpListener (see net.hpp) on FdStream, wait_fd and resolve; UdpSocket
 // is in udp.cpp, the helpers both use in socket.hpp.
 //
-// A TcpStream's reads go through an FdStream (its buffer gives read_line and the no-byte-lost
-// timeouts); its writes are send(MSG_NOSIGNAL) loops here, so that a reading task and a writing
-// task can use one stream at once.
+// A TcpStream is an FdStream on the socket (its buffer gives read_line and the no-byte-lost
+// timeouts; its writes use send(MSG_NOSIGNAL)). FdStream lets one reading and one writing task
+// use it at once: the poller serves a reader and a writer parked on one fd together.
 //
-// Invariants: (1) a stream's reader parks on the socket fd, its writer on write_wait, a dup of
-// that fd made the first time a write has to park (park_writable). The poller keeps one
-// registration per fd, so a reader and a writer parked at the same time on one thread must wait on
-// two fds; both refer to the same socket and see the same readiness. A registration outlives the
-// wait that made it (fd_wait.hpp), so every fd here is closed through close_fd(), which forgets it
-// first, or by FdStream::close(), which does the same. (2) every fd is created non-blocking and
-// close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4, F_DUPFD_CLOEXEC), so no call here ever
-// blocks the thread and no fd leaks into a spawned process. (3) an Impl outlives close(): it
-// keeps the name for the EBADF message of a later call.
+// Invariants: (1) a registration outlives the wait that made it (fd_wait.hpp), so every fd here
+// is closed through close_fd(), which forgets it first, or by FdStream::close(), which does the
+// same. (2) every fd is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC,
+// accept4), so no call here ever blocks the thread and no fd leaks into a spawned process.
+// (3) an Impl outlives close(): it keeps the name for the EBADF message of a later call.
 //
-// Thread-safety and blocking: as in net.hpp. The reader's and the writer's state are disjoint
-// (FdStream's buffer vs write_wait), which is what makes one reader plus one writer safe.
+// Thread-safety and blocking: as in net.hpp.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -45,8 +40,6 @@ using detail::close_fd;
 using detail::family_of;
 using detail::native;
 using detail::open_socket;
-using detail::park_readable;
-using detail::park_writable;
 
 namespace {
 
@@ -68,7 +61,7 @@ detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline
     err = errno;
     return {};
   }
-  if (!detail::wait_fd(fd.get(), detail::fd_writable(), deadline)) {
+  if (!detail::wait_fd(fd.get(), detail::Interest::writable, deadline)) {
     detail::throw_timed_out("connect", what);
   }
   int so_error = 0;
@@ -94,34 +87,7 @@ class TcpStream::Impl {
     set_nodelay_on(stream.fd(), true);
   }
 
-  // write: the send loop (invariant 1: parks on write_wait).
-  void write(std::string_view bytes, clock::time_point deadline) {
-    stream.check_open("write");
-    const int fd = stream.fd();
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t r = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (r >= 0) {
-        done += static_cast<std::size_t>(r);
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        park_writable(fd, write_wait, deadline, "write", stream.name());
-      } else if (errno != EINTR) {
-        detail::throw_errno("write", stream.name());
-      }
-    }
-  }
-
-  ~Impl() { close(); }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-
-  void close() noexcept {
-    close_fd(write_wait);
-    stream.close();
-  }
-
   detail::FdStream stream;
-  detail::UniqueFd write_wait;
 };
 
 TcpStream::TcpStream() noexcept = default;
@@ -206,10 +172,10 @@ std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeou
   return impl("read_chunk").stream.read_chunk(n, after(timeout));
 }
 void TcpStream::write(std::string_view bytes) {
-  impl("write").write(bytes, detail::no_deadline);
+  impl("write").stream.write_all(bytes, detail::no_deadline);
 }
 void TcpStream::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  impl("write").write(bytes, after(timeout));
+  impl("write").stream.write_all(bytes, after(timeout));
 }
 
 void TcpStream::shutdown(shutdown_how how) {
@@ -246,7 +212,7 @@ std::string TcpStream::local_address() const {
 
 void TcpStream::close() noexcept {
   if (impl_ != nullptr) {
-    impl_->close();
+    impl_->stream.close();
   }
 }
 
@@ -282,7 +248,7 @@ class TcpListener::Impl {
       }
       switch (errno) {
         case EAGAIN:
-          park_readable(fd.get(), deadline, "accept", name);
+          detail::park(fd.get(), detail::Interest::readable, deadline, "accept", name);
           break;
         // The connection died in the queue, or (accept(2), "Error handling") a network error
         // already pending on it: that connection is gone; the next one may be fine.

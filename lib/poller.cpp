@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <utility>
 
 #include "errno_error.hpp"
 
@@ -19,8 +20,17 @@ namespace gofer::detail {
 namespace {
 
 constexpr int max_events = 64;
-// The wake pipe's epoll data; fd watches carry their FdWatch pointer instead.
+// The wake pipe's epoll data; fd registrations carry their Record's address instead.
 void* const wake_tag = nullptr;
+
+constexpr std::uint32_t failed = EPOLLERR | EPOLLHUP;
+// What each Interest asks epoll for, and which reported events fire it.
+constexpr std::uint32_t asks[2] = {EPOLLIN | EPOLLRDHUP, EPOLLOUT};
+constexpr std::uint32_t fires[2] = {EPOLLIN | EPOLLRDHUP | EPOLLPRI | failed, EPOLLOUT | failed};
+
+int index_of(Interest i) noexcept {
+  return static_cast<int>(i);
+}
 
 }  // namespace
 
@@ -88,7 +98,7 @@ void Poller::wait(std::chrono::steady_clock::time_point deadline) noexcept {
       while (read(wakefd_, &value, sizeof value) > 0) {
       }
     } else {
-      static_cast<FdWatch*>(events[i].data.ptr)->ready(events[i].events);
+      dispatch(*static_cast<Record*>(events[i].data.ptr), events[i].events);
     }
   }
 }
@@ -98,7 +108,7 @@ void Poller::poll_now() noexcept {
   int n = epoll_wait(epfd_, events.data(), max_events, 0);
   for (int i = 0; i < n; ++i) {
     if (events[i].data.ptr != wake_tag) {
-      static_cast<FdWatch*>(events[i].data.ptr)->ready(events[i].events);
+      dispatch(*static_cast<Record*>(events[i].data.ptr), events[i].events);
     }
   }
 }
@@ -110,25 +120,113 @@ void Poller::wake() noexcept {
   [[maybe_unused]] auto r = write(wakefd_, &one, sizeof one);
 }
 
-void Poller::watch(int fd, std::uint32_t events, FdWatch* w) {
-  epoll_event ev{};
-  ev.events = events | EPOLLONESHOT;
-  ev.data.ptr = w;
-  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) {
-    return;
+void Poller::dispatch(Record& r, std::uint32_t events) noexcept {
+  // The one-shot event disarmed the registration (invariant 1): take the lists it fires
+  // (invariant 2), re-arm for the rest, then run the watches.
+  FdWatch* fired[2] = {nullptr, nullptr};
+  for (int i = 0; i < 2; ++i) {
+    if (r.watches[i] != nullptr && (events & fires[i]) != 0) {
+      fired[i] = std::exchange(r.watches[i], nullptr);
+    }
   }
-  if (errno != ENOENT) {
-    throw_errno("epoll_ctl", "fd " + std::to_string(fd));
+  if (r.watches[0] != nullptr || r.watches[1] != nullptr) {
+    arm(r, false);
   }
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    throw_errno("epoll_ctl", "fd " + std::to_string(fd));
+  for (FdWatch* w : fired) {
+    while (w != nullptr) {
+      FdWatch* next = std::exchange(w->next_, nullptr);
+      --pending_;
+      w->ready(events);
+      w = next;
+    }
   }
-  ++watched_;
 }
 
-void Poller::unwatch(int fd) noexcept {
-  if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) == 0) {
-    --watched_;
+int Poller::arm(Record& r, bool fresh) noexcept {
+  epoll_event ev{};
+  ev.events = EPOLLONESHOT;
+  for (int i = 0; i < 2; ++i) {
+    if (r.watches[i] != nullptr) {
+      ev.events |= asks[i];
+    }
+  }
+  ev.data.ptr = &r;
+  if (epoll_ctl(epfd_, fresh ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, r.fd, &ev) == 0) {
+    return 0;
+  }
+  // ENOENT: the fd was closed and its number reused, and the kernel dropped the old
+  // registration with the old file; EEXIST: the fd is still registered from before.
+  if (errno == (fresh ? EEXIST : ENOENT) &&
+      epoll_ctl(epfd_, fresh ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, r.fd, &ev) == 0) {
+    return 0;
+  }
+  return errno;
+}
+
+void Poller::erase(Record& r) noexcept {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, r.fd, nullptr);
+  records_.erase(r.fd);
+}
+
+void Poller::watch(int fd, Interest interest, FdWatch* w) {
+  auto [it, fresh] = records_.try_emplace(fd);
+  Record& r = it->second;
+  r.fd = fd;
+  FdWatch*& list = r.watches[index_of(interest)];
+  const bool was_armed = list != nullptr;
+  w->next_ = list;
+  list = w;
+  if (was_armed) {
+    ++pending_;
+    return;
+  }
+  if (const int err = arm(r, fresh); err != 0) {
+    list = nullptr;
+    if (fresh) {
+      records_.erase(it);
+    }
+    throw_errno_value(err, "epoll_ctl", "fd " + std::to_string(fd));
+  }
+  ++pending_;
+}
+
+void Poller::unwatch(int fd, Interest interest, FdWatch* w) noexcept {
+  auto it = records_.find(fd);
+  if (it == records_.end()) {
+    return;
+  }
+  Record& r = it->second;
+  for (FdWatch** p = &r.watches[index_of(interest)]; *p != nullptr; p = &(*p)->next_) {
+    if (*p == w) {
+      *p = std::exchange(w->next_, nullptr);
+      --pending_;
+      if (r.watches[index_of(interest)] != nullptr) {
+        return;  // others still watch this interest: the registration is right as it is
+      }
+      if (r.watches[0] == nullptr && r.watches[1] == nullptr) {
+        erase(r);  // the registration is still armed: it must not fire for nobody's wait
+      } else {
+        arm(r, false);
+      }
+      return;
+    }
+  }
+}
+
+void Poller::forget(int fd) noexcept {
+  auto it = records_.find(fd);
+  if (it == records_.end()) {
+    return;
+  }
+  FdWatch* lists[2] = {it->second.watches[0], it->second.watches[1]};
+  erase(it->second);
+  for (FdWatch* w : lists) {
+    while (w != nullptr) {
+      FdWatch* next = std::exchange(w->next_, nullptr);
+      --pending_;
+      w->ready(failed);
+      w = next;
+    }
   }
 }
 

@@ -1,29 +1,49 @@
 // poller.hpp: the thread's I/O poller: one epoll instance plus an eventfd wake pipe.
 //
 // The poller is the only user of epoll in gofer. Its owner is one scheduler (one OS thread):
-// wait(), poll_now(), watch() and unwatch() must be called on that thread. wake() is the one
-// call that is safe from any thread: it makes a concurrent or the next wait() return.
+// wait(), poll_now(), watch(), unwatch() and forget() must be called on that thread. wake() is
+// the one call that is safe from any thread: it makes a concurrent or the next wait() return.
 //
 // wait() blocks the OS thread (that is its job: it is the scheduler's idle wait) until an fd
 // event, a wake(), or the deadline, whichever comes first. Deadlines have nanosecond resolution
-// (epoll_pwait2) and are rounded up, never down, so a sleep never ends early. Every readiness
-// event is handed to the FdWatch registered for that fd, on the poller's thread.
+// (epoll_pwait2) and are rounded up, never down, so a sleep never ends early.
+//
+// Watches. Each watched fd has one record with two lists of watches, one per Interest
+// (readable, writable), so a reader and a writer (or two tasks accepting on one listener) can
+// wait on one fd at once, like Go's pollDesc. epoll's data points at the record, never at a
+// watch. Invariants: (1) the fd's epoll registration is armed (EPOLLONESHOT) for exactly the
+// interests that have watches, or disarmed; (2) a watch leaves its list before its ready()
+// runs (it fires once); when one interest fires and the other still has watches, the
+// registration is re-armed for the other before dispatch returns; (3) a record lives until
+// forget(), an unwatch() that leaves it empty, or the poller's end, so every event the kernel
+// reports finds it (an event for an interest nobody watches is dropped). After a watch fires,
+// the disarmed registration stays in epoll, so the next watch of that fd costs one epoll_ctl
+// (MOD), not an ADD and a DEL; the fd may even be closed and its number reused meanwhile
+// (the kernel dropped the old registration: the MOD fails with ENOENT and an ADD follows).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <unordered_map>
 
 namespace gofer::detail {
 
-// FdWatch: receives readiness events for one registered fd. ready() runs on the poller's
-// thread, inside wait() or poll_now(), and must not block.
+// Interest: what a watch waits for. readable includes a peer's hang-up; both include errors.
+enum class Interest : std::uint8_t { readable, writable };
+
+// FdWatch: receives the readiness event of one watch. ready() runs on the poller's thread,
+// inside wait() or poll_now() (or forget()), and must not block.
 class FdWatch {
  public:
   virtual void ready(std::uint32_t events) noexcept = 0;
 
  protected:
-  ~FdWatch() = default;
+  virtual ~FdWatch() = default;
+
+ private:
+  friend class Poller;
+  FdWatch* next_ = nullptr;  // the poller's list of watches of one fd and interest
 };
 
 class Poller {
@@ -41,22 +61,41 @@ class Poller {
   // wake: thread-safe; one eventfd write.
   void wake() noexcept;
 
-  // watch: one-shot interest in `events` (EPOLLIN/EPOLLOUT...) on fd; re-arms when the fd is
-  // already known. Throws std::system_error (e.g. EBADF, EPERM for a regular file).
-  void watch(int fd, std::uint32_t events, FdWatch* w);
-  // unwatch: forgets fd; harmless when fd is not watched.
-  void unwatch(int fd) noexcept;
-  // watching: how many fds are watched (the scheduler polls them when it is busy).
-  std::size_t watching() const noexcept { return watched_; }
+  // watch: w->ready() runs once, when fd is ready for `interest` (or in error); every watch
+  // of that fd and interest fires together. Throws std::system_error when epoll refuses the
+  // fd (EBADF; EPERM for a regular file).
+  void watch(int fd, Interest interest, FdWatch* w);
+  // unwatch: cancels w's watch of fd if it has not fired; harmless when it has.
+  void unwatch(int fd, Interest interest, FdWatch* w) noexcept;
+  // forget: drops fd's registration (call it before closing fd). A watch still pending on
+  // fd fires at once with EPOLLERR | EPOLLHUP, so its task wakes and sees the closed fd.
+  void forget(int fd) noexcept;
 
+  // watching: pending watches (the scheduler polls for them when it is busy).
+  std::size_t watching() const noexcept { return pending_; }
+  // registered: fds with a registration in epoll, armed or not (for tests).
+  std::size_t registered() const noexcept { return records_.size(); }
   // wakeups: eventfd writes performed by wake() (a debug counter for tests and benchmarks).
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
+  struct Record {
+    int fd = -1;
+    FdWatch* watches[2] = {nullptr, nullptr};  // indexed by Interest
+  };
+
+  void dispatch(Record& r, std::uint32_t events) noexcept;
+  // arm: one epoll_ctl (two when the fd number was reused) making r's registration match its
+  // watches; returns 0 or the errno.
+  int arm(Record& r, bool fresh) noexcept;
+  // erase: removes r's registration and r itself.
+  void erase(Record& r) noexcept;
+
   std::atomic<std::uint64_t> wakeups_{0};
+  std::unordered_map<int, Record> records_;
+  std::size_t pending_ = 0;
   int epfd_ = -1;
   int wakefd_ = -1;
-  std::size_t watched_ = 0;
   bool pwait2_ = true;
 };
 

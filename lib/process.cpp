@@ -219,7 +219,7 @@ std::optional<int> Process::wait_until(std::chrono::steady_clock::time_point dea
     throw std::logic_error("gofer::Process::wait: empty or moved-from Process");
   }
   while (!exit_code_ && !reap()) {
-    if (!detail::wait_fd(pidfd_, detail::fd_readable(), deadline)) {
+    if (!detail::wait_fd(pidfd_, detail::Interest::readable, deadline)) {
       reap();
       break;
     }

@@ -1,8 +1,6 @@
 // socket.cpp: the socket helpers shared by net.cpp and udp.cpp (see socket.hpp).
 #include "socket.hpp"
 
-#include <fcntl.h>
-
 #include "errno_error.hpp"
 #include "fd_stream.hpp"
 #include "fd_wait.hpp"
@@ -24,22 +22,9 @@ void close_fd(UniqueFd& fd) noexcept {
   }
 }
 
-void park_writable(int fd, UniqueFd& wait_dup, clock::time_point deadline, std::string_view op,
-                   const std::string& name) {
-  if (!wait_dup) {
-    wait_dup.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-    if (!wait_dup) {
-      throw_errno(op, name + " (duplicating the socket for the writer's wait)");
-    }
-  }
-  if (!wait_fd(wait_dup.get(), fd_writable(), deadline)) {
-    throw_timed_out(op, name);
-  }
-}
-
-void park_readable(int fd, clock::time_point deadline, std::string_view op,
-                   const std::string& name) {
-  if (!wait_fd(fd, fd_readable(), deadline)) {
+void park(int fd, Interest interest, clock::time_point deadline, std::string_view op,
+          const std::string& name) {
+  if (!wait_fd(fd, interest, deadline)) {
     throw_timed_out(op, name);
   }
 }

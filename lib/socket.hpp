@@ -3,8 +3,8 @@
 //
 // Every socket is created non-blocking and close-on-exec. A task parks on a socket through
 // wait_fd (fd_wait.hpp), whose registration outlives the wait: close sockets with close_fd().
-// Thread-safety: the functions are thread-safe; park_* act on the calling thread's poller.
-// Blocking: park_readable and park_writable park the calling task; the others never block.
+// Thread-safety: the functions are thread-safe; park() acts on the calling thread's poller.
+// Blocking: park() parks the calling task; the others never block.
 #pragma once
 
 #include <sys/socket.h>
@@ -17,6 +17,7 @@
 #include <gofer/net.hpp>
 
 #include "fd.hpp"
+#include "poller.hpp"
 
 namespace gofer::detail {
 
@@ -44,15 +45,9 @@ UniqueFd open_socket(int family, int type, std::string_view op, const std::strin
 // last fd closes).
 void close_fd(UniqueFd& fd) noexcept;
 
-// park_writable: parks until fd is writable, waiting on wait_dup, a dup of fd made on first
-// use, so that a reader parked on fd itself on the same thread is not displaced (the poller
-// keeps one registration per fd). Throws errc::timed_out at the deadline (naming op and name),
-// gofer::cancelled, or std::system_error.
-void park_writable(int fd, UniqueFd& wait_dup, clock::time_point deadline, std::string_view op,
-                   const std::string& name);
-
-// park_readable: parks until fd is readable; throws as park_writable.
-void park_readable(int fd, clock::time_point deadline, std::string_view op,
-                   const std::string& name);
+// park: parks until fd is ready for `interest`. Throws errc::timed_out at the deadline
+// (naming op and name), gofer::cancelled, or std::system_error.
+void park(int fd, Interest interest, clock::time_point deadline, std::string_view op,
+          const std::string& name);
 
 }  // namespace gofer::detail

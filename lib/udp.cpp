@@ -1,9 +1,9 @@
 // udp.cpp: UdpSocket (see net.hpp) on the socket helpers (socket.hpp) and resolve.
 //
-// Invariants: (1) a socket's receiver parks on the socket fd, its sender on write_wait, a dup
-// made the first time a send has to park (socket.hpp), so one receiving and one sending task
-// can use a socket at once; (2) both fds are closed through close_fd(); (3) an Impl outlives
-// close(), keeping the name for the EBADF message of a later call.
+// Invariants: (1) receivers and senders park on the socket fd, which the poller serves for
+// both interests at once, so receiving and sending tasks can use a socket together; (2) the
+// fd is closed through close_fd(); (3) an Impl outlives close(), keeping the name for the
+// EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp.
 #include <sys/socket.h>
@@ -26,10 +26,10 @@ using detail::after;
 using detail::clock;
 using detail::close_fd;
 using detail::family_of;
+using detail::Interest;
 using detail::native;
 using detail::open_socket;
-using detail::park_readable;
-using detail::park_writable;
+using detail::park;
 
 class UdpSocket::Impl {
  public:
@@ -38,10 +38,7 @@ class UdpSocket::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  void close() noexcept {
-    close_fd(write_wait);
-    close_fd(fd);
-  }
+  void close() noexcept { close_fd(fd); }
 
   void check_open(std::string_view op) const {
     if (!fd) {
@@ -63,7 +60,7 @@ class UdpSocket::Impl {
         return;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        park_writable(fd.get(), write_wait, deadline, op, peer_name);
+        park(fd.get(), Interest::writable, deadline, op, peer_name);
       } else if (errno != EINTR) {
         detail::throw_errno(op, peer_name);
       }
@@ -87,7 +84,7 @@ class UdpSocket::Impl {
         return d;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        park_readable(fd.get(), deadline, op, name);
+        park(fd.get(), Interest::readable, deadline, op, name);
       } else if (errno != EINTR) {
         detail::throw_errno(op, name);
       }
@@ -102,7 +99,6 @@ class UdpSocket::Impl {
   }
 
   detail::UniqueFd fd;
-  detail::UniqueFd write_wait;
   std::string name;  // the bound address
   int family = AF_INET;
 };

@@ -283,6 +283,36 @@ TEST(TcpListener, AcceptTimesOut) {
   EXPECT_EQ(s.peer_address(), c.local_address());
 }
 
+TEST(TcpListener, SeveralTasksAcceptOnOneListenerOnOneThread) {
+  Watchdog dog;
+  auto listener = TcpListener::bind("127.0.0.1", 0);
+  constexpr int acceptors = 3;
+  constexpr int per_acceptor = 4;
+  std::vector<gofer::Task<int>> tasks;
+  for (int a = 0; a < acceptors; ++a) {
+    tasks.push_back(gofer::go([&listener] {
+      int served = 0;
+      for (int i = 0; i < per_acceptor; ++i) {
+        auto conn = listener.accept(10s);
+        conn.write(conn.read_line(10s).value() + "\n");
+        ++served;
+      }
+      return served;
+    }));
+  }
+  gofer::sleep_for(5ms);  // all three parked on the listener: all must be woken in turn
+  for (int c = 0; c < acceptors * per_acceptor; ++c) {
+    auto s = TcpStream::connect("127.0.0.1", listener.local_port(), 5s);
+    s.write("ping " + std::to_string(c) + "\n", 5s);
+    EXPECT_EQ(s.read_line(10s), "ping " + std::to_string(c));
+  }
+  int served = 0;
+  for (auto& t : tasks) {
+    served += t.wait();
+  }
+  EXPECT_EQ(served, acceptors * per_acceptor);
+}
+
 TEST(TcpListener, AcceptIsCancelledByRequestStop) {
   Watchdog dog;
   auto listener = TcpListener::bind("127.0.0.1", 0);

@@ -1,6 +1,8 @@
 #include "poller.hpp"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +19,7 @@
 
 using namespace std::chrono_literals;
 using gofer::detail::FdWatch;
+using gofer::detail::Interest;
 using gofer::detail::Poller;
 
 namespace {
@@ -28,6 +31,15 @@ struct Recorder final : FdWatch {
   }
   std::uint32_t events = 0;
   int calls = 0;
+};
+
+struct SocketPair {
+  SocketPair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0); }
+  ~SocketPair() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  int fds[2];
 };
 
 struct Pipe {
@@ -75,7 +87,7 @@ TEST(Poller, ReadinessIsDispatchedOnceThenDisarmed) {
   Poller p;
   Pipe pipe;
   Recorder r;
-  p.watch(pipe.fds[0], EPOLLIN, &r);
+  p.watch(pipe.fds[0], Interest::readable, &r);
   EXPECT_EQ(p.watching(), 1u);
   p.poll_now();
   EXPECT_EQ(r.calls, 0);
@@ -85,17 +97,96 @@ TEST(Poller, ReadinessIsDispatchedOnceThenDisarmed) {
   EXPECT_TRUE(r.events & EPOLLIN);
   p.poll_now();  // one-shot: no second event until re-armed
   EXPECT_EQ(r.calls, 1);
-  p.watch(pipe.fds[0], EPOLLIN, &r);  // re-arm: still readable
+  EXPECT_EQ(p.watching(), 0u);
+  EXPECT_EQ(p.registered(), 1u);                 // kept, disarmed, for the next watch
+  p.watch(pipe.fds[0], Interest::readable, &r);  // re-arm: still readable
   p.poll_now();
   EXPECT_EQ(r.calls, 2);
-  p.unwatch(pipe.fds[0]);
+  p.unwatch(pipe.fds[0], Interest::readable, &r);  // already fired: harmless
+  p.forget(pipe.fds[0]);
+  EXPECT_EQ(p.registered(), 0u);
+}
+
+TEST(Poller, ReaderAndWriterWatchOneFdAtOnce) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  SocketPair sp;
+  Recorder reader, writer;
+  p.watch(sp.fds[0], Interest::readable, &reader);
+  p.watch(sp.fds[0], Interest::writable, &writer);
+  EXPECT_EQ(p.watching(), 2u);
+  p.poll_now();  // the socket is writable, not readable
+  EXPECT_EQ(writer.calls, 1);
+  EXPECT_EQ(reader.calls, 0);
+  EXPECT_EQ(p.watching(), 1u);
+  ASSERT_EQ(write(sp.fds[1], "x", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);  // the reader's watch was re-armed
+  EXPECT_EQ(reader.calls, 1);
+  EXPECT_TRUE(reader.events & EPOLLIN);
+  EXPECT_EQ(writer.calls, 1);
   EXPECT_EQ(p.watching(), 0u);
+}
+
+TEST(Poller, WatchesOfOneInterestFireTogether) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  Pipe pipe;
+  Recorder a, b, c;
+  p.watch(pipe.fds[0], Interest::readable, &a);
+  p.watch(pipe.fds[0], Interest::readable, &b);
+  p.watch(pipe.fds[0], Interest::readable, &c);
+  p.unwatch(pipe.fds[0], Interest::readable, &b);
+  EXPECT_EQ(p.watching(), 2u);
+  ASSERT_EQ(write(pipe.fds[1], "x", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(a.calls, 1);
+  EXPECT_EQ(b.calls, 0);
+  EXPECT_EQ(c.calls, 1);
+  EXPECT_EQ(p.watching(), 0u);
+}
+
+TEST(Poller, UnwatchKeepsTheOtherInterestArmed) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  Pipe pipe;
+  Recorder reader, writer;
+  // A pipe's write end is writable at once: fill it so the writer's watch stays pending.
+  ASSERT_EQ(fcntl(pipe.fds[1], F_SETFL, O_NONBLOCK), 0);
+  char block[4096] = {};
+  while (write(pipe.fds[1], block, sizeof block) > 0) {
+  }
+  p.watch(pipe.fds[1], Interest::writable, &writer);
+  p.watch(pipe.fds[1], Interest::readable, &reader);  // never fires on a write end
+  p.unwatch(pipe.fds[1], Interest::writable, &writer);
+  EXPECT_EQ(p.watching(), 1u);
+  EXPECT_EQ(p.registered(), 1u);
+  char sink[65536];
+  ASSERT_GT(read(pipe.fds[0], sink, sizeof sink), 0);
+  p.poll_now();  // writable now, but nobody watches that
+  EXPECT_EQ(writer.calls, 0);
+  p.unwatch(pipe.fds[1], Interest::readable, &reader);
+  EXPECT_EQ(p.watching(), 0u);
+  EXPECT_EQ(p.registered(), 0u);  // nothing left armed
+}
+
+TEST(Poller, ForgetFiresPendingWatches) {
+  Poller p;
+  Pipe pipe;
+  Recorder r;
+  p.watch(pipe.fds[0], Interest::readable, &r);
+  p.forget(pipe.fds[0]);
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_TRUE(r.events & EPOLLHUP);
+  EXPECT_EQ(p.watching(), 0u);
+  EXPECT_EQ(p.registered(), 0u);
 }
 
 TEST(Poller, WatchingABadFdThrowsSystemError) {
   Poller p;
   Recorder r;
-  EXPECT_THROW(p.watch(-1, EPOLLIN, &r), std::system_error);
+  EXPECT_THROW(p.watch(-1, Interest::readable, &r), std::system_error);
+  EXPECT_EQ(p.registered(), 0u);
+  EXPECT_EQ(p.watching(), 0u);
 }
 
 TEST(FdWait, ParksTaskUntilReadable) {
@@ -103,7 +194,7 @@ TEST(FdWait, ParksTaskUntilReadable) {
   Pipe pipe;
   bool other_ran = false;
   auto reader = gofer::go([&pipe] {
-    return gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+    return gofer::detail::wait_fd(pipe.fds[0], gofer::detail::Interest::readable,
                                   gofer::detail::no_deadline);
   });
   auto writer = gofer::go([&pipe, &other_ran] {
@@ -119,10 +210,11 @@ TEST(FdWait, ParksTaskUntilReadable) {
 TEST(FdWait, TimesOutAndCanBeCancelled) {
   gofer::test::Watchdog dog;
   Pipe pipe;
-  EXPECT_FALSE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+  EXPECT_FALSE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::Interest::readable,
                                       std::chrono::steady_clock::now() + 2ms));
   auto t = gofer::go([&pipe] {
-    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(), gofer::detail::no_deadline);
+    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::Interest::readable,
+                           gofer::detail::no_deadline);
   });
   gofer::yield();
   t.request_stop();
@@ -134,7 +226,8 @@ TEST(FdWait, BusySchedulerStillSeesReadiness) {
   Pipe pipe;
   std::atomic<bool> ready{false};
   auto reader = gofer::go([&] {
-    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(), gofer::detail::no_deadline);
+    gofer::detail::wait_fd(pipe.fds[0], gofer::detail::Interest::readable,
+                           gofer::detail::no_deadline);
     ready = true;
   });
   auto spinner = gofer::go([&] {
@@ -152,7 +245,7 @@ TEST(FdWait, BusySchedulerStillSeesReadiness) {
 TEST(FdWait, RegistrationIsReusedAndSurvivesFdReuse) {
   gofer::test::Watchdog dog;
   auto& poller = gofer::detail::Scheduler::local().poller();
-  const std::size_t before = poller.watching();
+  const std::size_t before = poller.registered();
   gofer::go_and_wait([&] {
     for (int round = 0; round < 3; ++round) {
       Pipe pipe;
@@ -161,7 +254,7 @@ TEST(FdWait, RegistrationIsReusedAndSurvivesFdReuse) {
           gofer::sleep_for(100us);
           EXPECT_EQ(write(pipe.fds[1], "x", 1), 1);
         });
-        EXPECT_TRUE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::fd_readable(),
+        EXPECT_TRUE(gofer::detail::wait_fd(pipe.fds[0], gofer::detail::Interest::readable,
                                            gofer::detail::no_deadline));
         writer.wait();
         char c;
@@ -172,9 +265,9 @@ TEST(FdWait, RegistrationIsReusedAndSurvivesFdReuse) {
         gofer::sleep_for(100us);
         EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
       }
-      EXPECT_EQ(poller.watching(), before + 1);
+      EXPECT_EQ(poller.registered(), before + 1);
       gofer::detail::forget_fd(pipe.fds[0]);
-      EXPECT_EQ(poller.watching(), before);
+      EXPECT_EQ(poller.registered(), before);
     }  // the next round's pipe most likely reuses the same fd numbers
   });
 }

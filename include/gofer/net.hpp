@@ -37,8 +37,8 @@
 // Thread-safety: a socket object may be moved between tasks and threads. A TcpStream may be
 // used by one reading task and one writing task at the same time (as a Go net.Conn), on the
 // same thread or on different ones; other calls (close, shutdown, set_nodelay) must not run
-// concurrently with anything else on it. A TcpListener accepts from one task per thread at a
-// time; a UdpSocket receives in one task and sends in one task at a time.
+// concurrently with anything else on it. Any number of tasks may accept on one TcpListener at
+// once, and send and receive on one UdpSocket at once (each datagram goes and comes whole).
 // Blocking: accept, connect, the reads and the writes, send_to and recv_from may park the task
 // (on a plain thread, they run the thread's loop); nothing here blocks the OS thread except
 // close(2) itself.
