@@ -87,12 +87,17 @@ class Scheduler final : public boost::fibers::algo::algorithm {
  private:
   enum : int { running = 0, sleeping = 1 };
 
-  Poller poller_;
-  boost::fibers::scheduler::ready_queue_type ready_;
-  std::atomic<bool> notified_{false};
+  // The fields other threads write (notify, remote wakes) live on cache lines of their own:
+  // a remote wake must not take the owner's ready queue's line away from it, and wakers
+  // counting themselves must not disturb a spin on notified_.
+  static constexpr std::size_t cache_line = 64;
+  alignas(cache_line) std::atomic<bool> notified_{false};
   std::atomic<int> state_{running};
-  std::atomic<int> remote_wakers_{0};
   std::atomic<std::chrono::steady_clock::rep> notify_stamp_{0};  // when a sleeper was woken
+  alignas(cache_line) std::atomic<int> remote_wakers_{0};
+
+  alignas(cache_line) Poller poller_;
+  boost::fibers::scheduler::ready_queue_type ready_;
   std::chrono::nanoseconds spin_{0};
   std::uint64_t sleeps_ = 0;
   unsigned dispatcher_passes_ = 0;

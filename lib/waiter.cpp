@@ -36,9 +36,12 @@ Waiter::Waiter() {
 void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
-  ensure_scheduler();
-  Scheduler* target = home;
-  target->begin_remote_wake();
+  Scheduler* const target = home;
+  // Only a wake from another thread can race the home thread's exit (see the invariants).
+  const bool remote = target != &Scheduler::local();
+  if (remote) {
+    target->begin_remote_wake();
+  }
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
@@ -47,7 +50,9 @@ void Waiter::complete(wake_reason r, int index) noexcept {
     state.store(done, std::memory_order_release);
     wake_it.wake();
   }
-  target->end_remote_wake();
+  if (remote) {
+    target->end_remote_wake();
+  }
 }
 
 namespace {
