@@ -2,8 +2,12 @@
 //
 // Invariants: held only for a handful of instructions (queue links, a value move); never held
 // across a context switch (parking releases every SpinLock before it suspends; see waiter.hpp).
-// Thread-safe. Blocks by spinning with a pause instruction, then yielding the OS thread, so a
-// holder that was descheduled by the kernel does not cost a full time slice of spinning.
+// Thread-safe. Blocks by spinning with exponential backoff (1, 2, 4 ... 64 pause instructions
+// between probes), then yielding the OS thread, so a holder that was descheduled by the kernel
+// does not cost a full time slice of spinning. The backoff makes the lock unfair on purpose:
+// under contention from two cores, the core that holds the lock's cache line takes it again
+// several times while the other waits, instead of the line moving on every release (4 tasks
+// per side on one channel across 2 threads: 17 -> 45 Mmsg/s).
 #pragma once
 
 #include <atomic>
@@ -24,23 +28,14 @@ inline void spin_pause() noexcept {
 #endif
 }
 
-// SpinLock: test-and-test-and-set lock; satisfies Lockable.
+// SpinLock: test-and-set lock with exponential backoff; satisfies Lockable.
 class SpinLock {
  public:
   void lock() noexcept {
-    for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) {
-        return;
-      }
-      int spins = 0;
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins < 128) {
-          spin_pause();
-        } else {
-          std::this_thread::yield();
-        }
-      }
+    if (!locked_.exchange(true, std::memory_order_acquire)) {
+      return;
     }
+    lock_contended();
   }
   bool try_lock() noexcept {
     return !locked_.load(std::memory_order_relaxed) &&
@@ -49,6 +44,28 @@ class SpinLock {
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
+  // lock_contended: exponential backoff between probes, so the holder's core can take the lock
+  // again without losing its cache line to a spinner on every release.
+  void lock_contended() noexcept {
+    unsigned backoff = 1;
+    for (int rounds = 0;; ++rounds) {
+      for (unsigned i = 0; i < backoff; ++i) {
+        spin_pause();
+      }
+      if (!locked_.load(std::memory_order_relaxed) &&
+          !locked_.exchange(true, std::memory_order_acquire)) {
+        return;
+      }
+      if (backoff < max_backoff) {
+        backoff *= 2;
+      } else if (rounds > yield_after) {
+        std::this_thread::yield();
+      }
+    }
+  }
+  static constexpr unsigned max_backoff = 64;  // pauses between probes, at most
+  static constexpr int yield_after = 16;       // probes (about 20 us) before yielding the thread
+
   std::atomic<bool> locked_{false};
 };
 
