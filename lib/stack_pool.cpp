@@ -92,7 +92,8 @@ std::size_t page_size() noexcept {
 }
 
 std::size_t round_to_pages(std::size_t bytes) noexcept {
-  return (bytes + page_size() - 1) / page_size() * page_size();
+  const std::size_t page = page_size();  // a power of two
+  return (bytes + page - 1) & ~(page - 1);
 }
 
 bool is_canary_stack(std::uintptr_t sp) noexcept {

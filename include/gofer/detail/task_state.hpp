@@ -80,7 +80,8 @@ class TaskStateBase {
   bool observed_ = false;
 };
 
-// new_task_id: a process-unique task id (tasks and blocking jobs share the sequence).
+// new_task_id: a process-unique task id, increasing on each thread (threads take ids in
+// blocks; tasks and blocking jobs share them).
 std::uint64_t new_task_id() noexcept;
 
 // launch: starts st's fiber on this thread's scheduler (adds the fiber's reference).
