@@ -77,7 +77,39 @@ void Scheduler::awakened(boost::fibers::context* ctx) noexcept {
   ctx->ready_link(ready_);
 }
 
+void Scheduler::post_remote(Waiter& w) noexcept {
+  Waiter* head = inbox_.load(std::memory_order_relaxed);
+  do {
+    w.next_posted = head;
+  } while (!inbox_.compare_exchange_weak(head, &w, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  notify();  // w may already be gone: only this scheduler is touched from here on
+}
+
+void Scheduler::drain_inbox() noexcept {
+  Waiter* w = inbox_.exchange(nullptr, std::memory_order_acquire);
+  Waiter* oldest_first = nullptr;
+  while (w != nullptr) {
+    Waiter* next = w->next_posted;
+    w->next_posted = oldest_first;
+    oldest_first = w;
+    w = next;
+  }
+  boost::fibers::scheduler* const sched = boost::fibers::context::active()->get_scheduler();
+  while (oldest_first != nullptr) {
+    Waiter* next = oldest_first->next_posted;
+    sched->schedule(oldest_first->ctx);  // links it into ready_; it runs after we return
+    oldest_first = next;
+  }
+}
+
 boost::fibers::context* Scheduler::pick_next() noexcept {
+  // Remote wake-ups posted to the inbox are taken on the dispatcher only: there the waking
+  // task has certainly switched out (a task calls pick_next while it is still suspending).
+  if (inbox_.load(std::memory_order_relaxed) != nullptr &&
+      boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
+    drain_inbox();
+  }
   // Fd readiness is checked when the thread idles (suspend_until); a busy thread also checks
   // every few passes of its dispatcher so I/O is not starved by runnable tasks.
   if (poller_.watching() > 0 &&

@@ -4,9 +4,11 @@
 // gofer call (a task spawn, a wait, a channel operation, even on a plain thread). It keeps a
 // FIFO ready queue; when nothing is ready, Boost calls suspend_until() and the thread spins
 // briefly (adaptive, bounded by the idle-spin setting) and then sleeps in its Poller
-// (epoll_wait), which also dispatches fd readiness. Boost links a fiber woken from another
-// thread into this scheduler's remote-ready queue and then calls notify() from the waking
-// thread; notify() writes the eventfd only when this thread is asleep or about to be.
+// (epoll_wait), which also dispatches fd readiness. A task woken from another thread is
+// posted to this scheduler's inbox (post_remote: one CAS on the cache line notify() writes
+// anyway; timed waits go through Boost's remote-ready queue instead), and the waking thread
+// then calls notify(), which writes the eventfd only when this thread is asleep or about to
+// be. The dispatcher drains the inbox in pick_next().
 //
 // Adaptive spin: a thread spins at most the idle-spin limit (set_idle_spin). After a sleep
 // that a notify() ended, it compares when the wake was asked for with when it went idle: if
@@ -20,14 +22,14 @@
 //   suspend_until(): if notified_.exchange(false): return.  Spin (bounded) on notified_.
 //                    state_ = sleeping; if notified_.exchange(false): state_ = running, return.
 //                    poller.wait(deadline); state_ = running; notified_.exchange(false).
-// Proof sketch. A waker links its fiber into the remote queue (under Boost's spinlock) before
+// Proof sketch. A waker links its fiber into the inbox (or Boost's remote queue) before
 // notify(). (a) If its exchange reads false, it sets the flag: if it then reads state_ ==
 // sleeping, the eventfd write ends the wait; if it reads running, the scheduler's store of
 // sleeping comes later in the single seq_cst order, so the scheduler's following exchange
 // reads true and it does not sleep. (b) If its exchange reads true, an earlier notify is still
 // unconsumed; the scheduler consumes it only by an exchange(false) that reads the waker's
 // write (or a later one), so it synchronizes with the waker and its dispatcher, which drains
-// the remote queue after every return from suspend_until(), sees the linked fiber. Returning
+// both queues after every return from suspend_until(), sees the linked fiber. Returning
 // early is always safe: Boost's dispatcher loops. Tests: scheduler_test's wake stress.
 //
 // Thread-safety: notify() from any thread; everything else on the owning thread only.
@@ -80,6 +82,9 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   void end_remote_wake() noexcept { remote_wakers_.fetch_sub(1, std::memory_order_acq_rel); }
   // quiesce: at thread exit, waits until no other thread is inside a wake of this one.
   void quiesce() const noexcept;
+  // post_remote: called on another thread by the winner of w (an untimed wait, already
+  // done): makes w's context ready here. One CAS onto the inbox, then notify().
+  void post_remote(Waiter& w) noexcept;
 
   // Counters for tests and benchmarks.
   std::uint64_t sleeps() const noexcept { return sleeps_; }
@@ -87,12 +92,16 @@ class Scheduler final : public boost::fibers::algo::algorithm {
  private:
   enum : int { running = 0, sleeping = 1 };
 
+  // drain_inbox: on the dispatcher: schedules every posted context, oldest first.
+  void drain_inbox() noexcept;
+
   // The fields other threads write (notify, remote wakes) live on cache lines of their own:
   // a remote wake must not take the owner's ready queue's line away from it, and wakers
   // counting themselves must not disturb a spin on notified_.
   static constexpr std::size_t cache_line = 64;
   alignas(cache_line) std::atomic<bool> notified_{false};
   std::atomic<int> state_{running};
+  std::atomic<Waiter*> inbox_{nullptr};  // posted Waiters, newest first (a Treiber stack)
   std::atomic<std::chrono::steady_clock::rep> notify_stamp_{0};  // when a sleeper was woken
   alignas(cache_line) std::atomic<int> remote_wakers_{0};
 

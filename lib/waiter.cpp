@@ -45,6 +45,9 @@ void Waiter::complete(wake_reason r, int index) noexcept {
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
+  } else if (remote) {
+    state.store(done, std::memory_order_release);
+    target->post_remote(*this);
   } else {
     const boost::fibers::waker wake_it = waker;
     state.store(done, std::memory_order_release);

@@ -30,16 +30,19 @@
 //     a fiber that then ran to its end would free the context that wake() touches. So here
 //     the winner wakes first and stores done last, and the waiter waits for done (spinning,
 //     then yielding its thread). This wait is short and happens only on timed operations.
-//   - A wake can never be lost or doubled: Boost's waker epoch makes wake() one-shot, and the
+//   - A wake can never be lost or doubled. An untimed wait has one waker, the claimer: from
+//     another thread it posts the Waiter to the home scheduler's inbox (Scheduler::
+//     post_remote), whose dispatcher schedules the context; on the same thread it calls
+//     Boost's wake(). For a timed wait, Boost's waker epoch makes wake() one-shot, and the
 //     same epoch is given to the sleep queue, so the timer and the claimer cannot both resume
 //     the context. A timer wake that races a claim is resolved by try_claim(): if the claimer
 //     won, the waiter sees claimed/done and reports the claimer's outcome, not a timeout.
 //   - Waking before the waiter has suspended is safe. A wake from another thread only links
-//     the context into its home scheduler's remote-ready queue, which that scheduler drains
-//     in its dispatcher, i.e. after the waiter has switched out. A wake from the same thread
+//     the context into its home scheduler's inbox or remote-ready queue, which that scheduler
+//     drains in its dispatcher, i.e. after the waiter has switched out. A wake from the same thread
 //     cannot happen in that window (scheduling is cooperative).
 //   - The waiter's thread cannot exit (destroying its scheduler) while a winner on another
-//     thread is still inside wake(), which touches that scheduler after linking the context:
+//     thread is still inside a wake, which touches that scheduler after linking the context:
 //     complete() counts itself in the home scheduler's remote-waker count before it wakes, and
 //     a thread's exit waits for that count to drop to zero. The home scheduler is alive when
 //     complete() starts because something of that thread (the waiter) is still parked.
@@ -134,6 +137,7 @@ struct Waiter {
   bool cancellable = true;                  // false: request_stop does not end this wait
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
+  Waiter* next_posted = nullptr;            // the home scheduler's inbox link (remote wakes)
 };
 
 // WaitNode: a Waiter's entry in one WaitQueue. `slot` points at the value to move (a sender's
