@@ -155,15 +155,16 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
   }
   const auto limit = idle_spin_limit();
   spin_ = std::min(spin_, limit);
+  // A cross-thread hand-off usually arrives within the first round: no clock read before it.
+  if (spin_.count() > 0 && spin_round()) {
+    return;
+  }
   const auto idle_start = std::chrono::steady_clock::now();
   if (spin_.count() > 0) {
     const auto spin_end = std::min(idle_start + spin_, tp);
     do {
-      for (int i = 0; i < 64; ++i) {
-        if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
-          return;
-        }
-        spin_pause();
+      if (spin_round()) {
+        return;
       }
     } while (std::chrono::steady_clock::now() < spin_end);
     if (tp <= spin_end) {
@@ -192,6 +193,16 @@ void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) n
   if (spin_ < std::chrono::nanoseconds(500)) {
     spin_ = std::chrono::nanoseconds(0);
   }
+}
+
+bool Scheduler::spin_round() noexcept {
+  for (int i = 0; i < 64; ++i) {
+    if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
+      return true;
+    }
+    spin_pause();
+  }
+  return false;
 }
 
 void Scheduler::notify() noexcept {

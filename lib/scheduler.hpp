@@ -94,6 +94,8 @@ class Scheduler final : public boost::fibers::algo::algorithm {
 
   // drain_inbox: on the dispatcher: schedules every posted context, oldest first.
   void drain_inbox() noexcept;
+  // spin_round: polls notified_ 64 times (with a pause); true when it consumed a notify.
+  bool spin_round() noexcept;
 
   // The fields other threads write (notify, remote wakes) live on cache lines of their own:
   // a remote wake must not take the owner's ready queue's line away from it, and wakers
