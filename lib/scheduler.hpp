@@ -100,7 +100,6 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   // The fields other threads write (notify, remote wakes) live on cache lines of their own:
   // a remote wake must not take the owner's ready queue's line away from it, and wakers
   // counting themselves must not disturb a spin on notified_.
-  static constexpr std::size_t cache_line = 64;
   alignas(cache_line) std::atomic<bool> notified_{false};
   std::atomic<int> state_{running};
   std::atomic<Waiter*> inbox_{nullptr};  // posted Waiters, newest first (a Treiber stack)

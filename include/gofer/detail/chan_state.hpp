@@ -206,10 +206,21 @@ class ChanState {
       complete_woken(woken);
       return st;
     }
-    Waiter w;
-    WaitNode n{&w};
-    enqueue_recv_locked(n, out);
-    return finish_park(w, n, deadline, recvq_);
+    // The parked receiver's node, value slot and Waiter, packed from a cache-line boundary:
+    // a sender on another thread writes all three, and the receiver reads them back once it
+    // wakes, so each cache line here is one transfer each way.
+    struct alignas(cache_line) Parked {
+      WaitNode n;
+      std::optional<T> value;
+      Waiter w;
+    } p;
+    p.n.waiter = &p.w;
+    enqueue_recv_locked(p.n, p.value);
+    const chan_status got = finish_park(p.w, p.n, deadline, recvq_);
+    if (got == chan_status::ok) {
+      out.emplace(std::move(*p.value));
+    }
+    return got;
   }
 
   void close() {

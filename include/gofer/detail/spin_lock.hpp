@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -18,6 +19,9 @@
 #endif
 
 namespace gofer::detail {
+
+// cache_line: the unit of coherence traffic between cores (x86-64 and most ARM64 parts).
+inline constexpr std::size_t cache_line = 64;
 
 // spin_pause: a spin-wait hint to the CPU.
 inline void spin_pause() noexcept {
