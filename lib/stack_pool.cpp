@@ -325,9 +325,24 @@ StackPool::SizeClass* StackPool::size_class(std::size_t bytes) {
   return &classes_.back();
 }
 
+StackPool::StackPool() {
+  classes_.reserve(max_size_classes);  // SizeClass pointers (hot_) stay valid
+}
+
 boost::context::stack_context StackPool::allocate(std::size_t size) {
-  const std::size_t bytes = checked_stack_size(size, "gofer::TaskOptions::stack_size");
-  SizeClass* sc = caching_ ? size_class(bytes) : nullptr;
+  // The requested size of the last allocation was checked then, and maps to hot_.
+  SizeClass* sc = hot_;
+  std::size_t bytes;
+  if (sc != nullptr && size == hot_size_) [[likely]] {
+    bytes = sc->bytes;
+  } else {
+    bytes = checked_stack_size(size, "gofer::TaskOptions::stack_size");
+    sc = caching_ ? size_class(bytes) : nullptr;
+    if (sc != nullptr) {
+      hot_ = sc;
+      hot_size_ = size;
+    }
+  }
   std::uintptr_t sp;
   if (sc != nullptr && !sc->stacks.empty()) {
     sp = sc->stacks.back();
@@ -374,15 +389,17 @@ void StackPool::deallocate(boost::context::stack_context& sctx) noexcept {
   } else {
     live_guarded.fetch_sub(1, std::memory_order_relaxed);
   }
-  SizeClass* sc = nullptr;
-  if (caching_ && cached_ < max_cached_stacks && cached_bytes_ + bytes <= max_cached_bytes) {
+  SizeClass* sc = hot_ != nullptr && hot_->bytes == bytes ? hot_ : nullptr;
+  if (sc == nullptr && caching_ && cached_ < max_cached_stacks &&
+      cached_bytes_ + bytes <= max_cached_bytes) {
     try {
       sc = size_class(bytes);
     } catch (const std::bad_alloc&) {
       // No memory for a new size class: the stack is released below instead of cached.
     }
   }
-  if (sc != nullptr && sc->stacks.size() < sc->stacks.capacity()) {
+  if (sc != nullptr && cached_ < max_cached_stacks && cached_bytes_ + bytes <= max_cached_bytes &&
+      sc->stacks.size() < sc->stacks.capacity()) {
     sc->stacks.push_back(sp);
     ++cached_;
     cached_bytes_ += bytes;
@@ -404,6 +421,7 @@ void StackPool::retire() noexcept {
   cached_ = 0;
   cached_bytes_ = 0;
   caching_ = false;
+  hot_ = nullptr;
 }
 
 namespace {

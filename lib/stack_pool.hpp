@@ -99,7 +99,7 @@ class StackPool {
   };
   struct Reaper;
 
-  StackPool() = default;
+  StackPool();
   // size_class: the class for `bytes`, created when missing; nullptr past the class limit.
   // Throws std::bad_alloc.
   SizeClass* size_class(std::size_t bytes);
@@ -112,6 +112,8 @@ class StackPool {
   std::size_t cached_ = 0;
   std::size_t cached_bytes_ = 0;
   bool caching_ = true;
+  SizeClass* hot_ = nullptr;  // the class of the last allocation (nullptr once retired)
+  std::size_t hot_size_ = 0;  // the size that allocation asked for, already checked
 };
 
 // PooledStack: a Boost.Context StackAllocator (allocate()/deallocate(sctx)) of a given size that

@@ -201,10 +201,7 @@ void TaskStateBase::dequeue_waiter(WaitNode& n) noexcept {
   waiters_.unlink_if_linked(n);
 }
 
-bool TaskStateBase::await(clock::time_point deadline, bool cancellable) {
-  if (done()) {
-    return true;
-  }
+bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
   Waiter w;
   w.cancellable = cancellable;
   WaitNode node{&w};
@@ -223,28 +220,18 @@ bool TaskStateBase::await(clock::time_point deadline, bool cancellable) {
   return r == wake_reason::fired;
 }
 
-void TaskStateBase::check_not_waited() const {
-  if (waited_.load(std::memory_order_relaxed)) {
-    throw std::logic_error("gofer: Task waited twice: its result was already taken by wait()");
-  }
+void TaskStateBase::throw_waited_twice() {
+  throw std::logic_error("gofer: Task waited twice: its result was already taken by wait()");
 }
 
-void TaskStateBase::mark_waited() {
-  if (waited_.exchange(true, std::memory_order_relaxed)) {
-    throw std::logic_error("gofer: Task waited twice: its result was already taken by wait()");
-  }
-}
-
-void TaskStateBase::take_error() {
-  observed_ = true;
+void TaskStateBase::rethrow_error() {
   // The waiter takes the exception out: the state's last reference may be dropped on another
   // thread (a pool thread, the task's home), which then frees no exception object the
   // waiter's catch block may still be using. (libstdc++ counts exception references with
   // atomics that ThreadSanitizer cannot see, so sharing it would also report a false race.)
-  if (std::exception_ptr error = std::move(error_)) {
-    error_ = nullptr;
-    std::rethrow_exception(error);
-  }
+  std::exception_ptr error = std::move(error_);
+  error_ = nullptr;
+  std::rethrow_exception(error);
 }
 
 std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,

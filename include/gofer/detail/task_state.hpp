@@ -51,15 +51,30 @@ class TaskStateBase {
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   // await: parks until done or the deadline; false on timeout; throws gofer::cancelled
   // (unless `cancellable` is false: then request_stop does not end the wait).
-  bool await(clock::time_point deadline, bool cancellable = true);
+  bool await(clock::time_point deadline, bool cancellable = true) {
+    return done() || await_slow(deadline, cancellable);
+  }
   // enqueue_waiter: links n unless the task is done (then returns false).
   bool enqueue_waiter(WaitNode& n);
   void dequeue_waiter(WaitNode& n) noexcept;
   // take_error: marks the outcome observed and rethrows the task's exception, if any.
-  void take_error();
+  void take_error() {
+    observed_ = true;
+    if (error_ != nullptr) {
+      rethrow_error();
+    }
+  }
   // check_not_waited / mark_waited: throw std::logic_error when wait() already took the result.
-  void check_not_waited() const;
-  void mark_waited();
+  void check_not_waited() const {
+    if (waited_.load(std::memory_order_relaxed)) {
+      throw_waited_twice();
+    }
+  }
+  void mark_waited() {
+    if (waited_.exchange(true, std::memory_order_relaxed)) {
+      throw_waited_twice();
+    }
+  }
 
   // run: the task body (home thread). finish: publishes the outcome and wakes waiters.
   virtual void run() = 0;
@@ -71,6 +86,10 @@ class TaskStateBase {
   virtual ~TaskStateBase();
 
  private:
+  bool await_slow(clock::time_point deadline, bool cancellable);
+  [[noreturn]] void rethrow_error();
+  [[noreturn]] static void throw_waited_twice();
+
   std::atomic<int> refs_{1};
   std::atomic<bool> done_{false};
   std::atomic<bool> waited_{false};
