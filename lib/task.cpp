@@ -113,7 +113,12 @@ void TaskStateBase::operator delete(void* p, std::size_t size) noexcept {
     ::operator delete(p);
     return;
   }
-  thread_local StateCacheDrain drain;  // empties the cache when this thread exits
+  if (state_cache.count[c] == 0) {
+    // The first block this class keeps: make sure the cache is emptied when the thread exits
+    // (a thread_local with a destructor costs a guard check, so not on every call).
+    thread_local StateCacheDrain drain;
+    (void)drain;
+  }
   auto* b = static_cast<FreeBlock*>(p);
   b->next = state_cache.head[c];
   state_cache.head[c] = b;
@@ -139,7 +144,9 @@ std::uint64_t new_task_id() noexcept {
 void launch(TaskStateBase* st, const TaskOptions& opts) {
   Scheduler& sched = Scheduler::local();
   st->control.id = new_task_id();
-  st->control.name = opts.name;
+  if (!opts.name.empty()) {
+    st->control.name = opts.name;
+  }
   const std::size_t size = opts.stack_size != 0 ? opts.stack_size : get_default_stack_size();
   st->add_ref();  // the fiber's reference
   try {
