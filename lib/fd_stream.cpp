@@ -211,7 +211,7 @@ bool FdStream::fill(clock::time_point deadline) {
   try {
     got = read_raw(buf_.data() + old, chunk_size, deadline);
   } catch (...) {
-    buf_.resize(old);
+    buf_.resize(std::min(old, buf_.size()));  // close() may have emptied it meanwhile
     throw;
   }
   buf_.resize(old + got);
@@ -219,8 +219,8 @@ bool FdStream::fill(clock::time_point deadline) {
 }
 
 std::size_t FdStream::read_some(char* out, std::size_t n, clock::time_point deadline) {
+  check_open("read");
   if (n == 0) {
-    check_open("read");
     return 0;
   }
   if (buffered() > 0) {

@@ -26,7 +26,8 @@
 // Thread-safety: one reading and one writing task may use an FdStream at once (read_* touch
 // the buffer and pending_read_, write_all only pending_write_; both park on the fd through
 // wait_fd, which serves both interests at once); otherwise one task at a time. It may move
-// between threads. close() must not race with a read or a write.
+// between threads. close() must not run on another thread than a read or a write of the
+// stream; a task of the closing thread parked in one is woken, and its call throws EBADF.
 // Blocking: every call may park the calling task (never its thread); close() may park until
 // an offloaded job the fd is lent to finishes.
 #pragma once

@@ -164,8 +164,9 @@ int Poller::arm(Record& r, bool fresh) noexcept {
 }
 
 void Poller::erase(Record& r) noexcept {
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, r.fd, nullptr);
-  records_.erase(r.fd);
+  const int fd = r.fd;  // a copy: erasing destroys r
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  records_.erase(fd);
 }
 
 void Poller::watch(int fd, Interest interest, FdWatch* w) {

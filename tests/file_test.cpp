@@ -216,6 +216,18 @@ TEST(File, UseAfterCloseIsEbadf) {
   EXPECT_THROW(gofer::File::from_fd(-1), std::invalid_argument);
 }
 
+TEST(File, CloseWakesAReadParkedOnTheSameThreadWithEbadf) {
+  Watchdog dog;
+  Pipe p;
+  gofer::with_event_loop([&] {
+    auto t = gofer::go([&] { return p.reader.read_line(); });
+    gofer::sleep_for(1ms);
+    p.reader.close();  // the reader is parked in the poller on this thread
+    EXPECT_EQ(error_of([&] { t.wait(); }), EBADF);
+    EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+  });
+}
+
 TEST(File, RequestStopCancelsAParkedRead) {
   Watchdog dog;
   Pipe p;
