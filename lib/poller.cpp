@@ -132,13 +132,17 @@ void Poller::dispatch(Record& r, std::uint32_t events) noexcept {
   if (r.watches[0] != nullptr || r.watches[1] != nullptr) {
     arm(r, false);
   }
-  for (FdWatch* w : fired) {
-    while (w != nullptr) {
-      FdWatch* next = std::exchange(w->next_, nullptr);
-      --pending_;
-      w->ready(events);
-      w = next;
-    }
+  for (FdWatch* list : fired) {
+    run(list, events);
+  }
+}
+
+void Poller::run(FdWatch* list, std::uint32_t events) noexcept {
+  while (list != nullptr) {
+    FdWatch* next = std::exchange(list->next_, nullptr);
+    --pending_;
+    list->ready(events);
+    list = next;
   }
 }
 
@@ -221,13 +225,8 @@ void Poller::forget(int fd) noexcept {
   }
   FdWatch* lists[2] = {it->second.watches[0], it->second.watches[1]};
   erase(it->second);
-  for (FdWatch* w : lists) {
-    while (w != nullptr) {
-      FdWatch* next = std::exchange(w->next_, nullptr);
-      --pending_;
-      w->ready(failed);
-      w = next;
-    }
+  for (FdWatch* list : lists) {
+    run(list, failed);
   }
 }
 

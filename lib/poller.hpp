@@ -85,6 +85,8 @@ class Poller {
   };
 
   void dispatch(Record& r, std::uint32_t events) noexcept;
+  // run: fires every watch of a list already taken out of its record.
+  void run(FdWatch* list, std::uint32_t events) noexcept;
   // arm: one epoll_ctl (two when the fd number was reused) making r's registration match its
   // watches; returns 0 or the errno.
   int arm(Record& r, bool fresh) noexcept;
