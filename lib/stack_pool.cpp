@@ -389,17 +389,16 @@ void StackPool::deallocate(boost::context::stack_context& sctx) noexcept {
   } else {
     live_guarded.fetch_sub(1, std::memory_order_relaxed);
   }
+  const bool room = cached_ < max_cached_stacks && cached_bytes_ + bytes <= max_cached_bytes;
   SizeClass* sc = hot_ != nullptr && hot_->bytes == bytes ? hot_ : nullptr;
-  if (sc == nullptr && caching_ && cached_ < max_cached_stacks &&
-      cached_bytes_ + bytes <= max_cached_bytes) {
+  if (sc == nullptr && caching_ && room) {
     try {
       sc = size_class(bytes);
     } catch (const std::bad_alloc&) {
       // No memory for a new size class: the stack is released below instead of cached.
     }
   }
-  if (sc != nullptr && cached_ < max_cached_stacks && cached_bytes_ + bytes <= max_cached_bytes &&
-      sc->stacks.size() < sc->stacks.capacity()) {
+  if (sc != nullptr && room && sc->stacks.size() < sc->stacks.capacity()) {
     sc->stacks.push_back(sp);
     ++cached_;
     cached_bytes_ += bytes;
