@@ -1,7 +1,9 @@
 #include "poller.hpp"
 
+#include <linux/futex.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -34,34 +36,65 @@ int index_of(Interest i) noexcept {
 
 }  // namespace
 
-Poller::Poller() {
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) {
-    throw_errno("epoll_create1");
-  }
-  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wakefd_ < 0) {
-    int err = errno;
+Poller::~Poller() {
+  if (epfd_ >= 0) {
+    close(wakefd_.load(std::memory_order_relaxed));
     close(epfd_);
-    throw_errno_value(err, "eventfd");
+  }
+}
+
+void Poller::open() {
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    throw_errno("epoll_create1", "(the thread's I/O poller)");
+  }
+  const int wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wfd < 0) {
+    const int err = errno;
+    close(ep);
+    throw_errno_value(err, "eventfd", "(the thread's I/O poller)");
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = wake_tag;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
-    int err = errno;
-    close(wakefd_);
-    close(epfd_);
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev) != 0) {
+    const int err = errno;
+    close(wfd);
+    close(ep);
     throw_errno_value(err, "epoll_ctl", "(wake pipe)");
   }
+  epfd_ = ep;
+  // Published before the owner next sleeps: a wake() that saw it asleep since then sees it.
+  wakefd_.store(wfd, std::memory_order_release);
 }
 
-Poller::~Poller() {
-  close(wakefd_);
-  close(epfd_);
+void Poller::wait_futex(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (futex_word_.exchange(0, std::memory_order_acquire) != 0) {
+    return;  // a wake() came first
+  }
+  timespec ts{};
+  timespec* timeout = nullptr;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= left.zero()) {
+      return;
+    }
+    // Round up to the next microsecond so the wait never ends before the deadline.
+    const auto ns = std::chrono::ceil<std::chrono::microseconds>(left).count() * 1000;
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    timeout = &ts;
+  }
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&futex_word_), FUTEX_WAIT_PRIVATE, 0, timeout,
+          nullptr, 0);
+  futex_word_.store(0, std::memory_order_relaxed);
 }
 
 void Poller::wait(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (epfd_ < 0) {
+    wait_futex(deadline);
+    return;
+  }
   std::array<epoll_event, max_events> events;
   int n;
   if (deadline == std::chrono::steady_clock::time_point::max()) {
@@ -95,7 +128,7 @@ void Poller::wait(std::chrono::steady_clock::time_point deadline) noexcept {
   for (int i = 0; i < n; ++i) {
     if (events[i].data.ptr == wake_tag) {
       std::uint64_t value;
-      while (read(wakefd_, &value, sizeof value) > 0) {
+      while (read(wakefd_.load(std::memory_order_relaxed), &value, sizeof value) > 0) {
       }
     } else {
       dispatch(*static_cast<Record*>(events[i].data.ptr), events[i].events);
@@ -104,6 +137,9 @@ void Poller::wait(std::chrono::steady_clock::time_point deadline) noexcept {
 }
 
 void Poller::poll_now() noexcept {
+  if (epfd_ < 0) {
+    return;
+  }
   std::array<epoll_event, max_events> events;
   int n = epoll_wait(epfd_, events.data(), max_events, 0);
   for (int i = 0; i < n; ++i) {
@@ -114,10 +150,17 @@ void Poller::poll_now() noexcept {
 }
 
 void Poller::wake() noexcept {
-  std::uint64_t one = 1;
   wakeups_.fetch_add(1, std::memory_order_relaxed);
-  // EAGAIN means the counter is saturated: the poller will wake anyway.
-  [[maybe_unused]] auto r = write(wakefd_, &one, sizeof one);
+  const int wfd = wakefd_.load(std::memory_order_acquire);
+  if (wfd >= 0) {
+    std::uint64_t one = 1;
+    // EAGAIN means the counter is saturated: the poller will wake anyway.
+    [[maybe_unused]] auto r = write(wfd, &one, sizeof one);
+    return;
+  }
+  futex_word_.store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&futex_word_), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
 }
 
 void Poller::dispatch(Record& r, std::uint32_t events) noexcept {
@@ -174,6 +217,9 @@ void Poller::erase(Record& r) noexcept {
 }
 
 void Poller::watch(int fd, Interest interest, FdWatch* w) {
+  if (epfd_ < 0) {
+    open();
+  }
   auto [it, fresh] = records_.try_emplace(fd);
   Record& r = it->second;
   r.fd = fd;

@@ -1,4 +1,5 @@
-// poller.hpp: the thread's I/O poller: one epoll instance plus an eventfd wake pipe.
+// poller.hpp: the thread's I/O poller: one epoll instance plus an eventfd wake pipe, made on
+// the first watch; until then the thread idles on a futex and costs no fd.
 //
 // The poller is the only user of epoll in gofer. Its owner is one scheduler (one OS thread):
 // wait(), poll_now(), watch(), unwatch() and forget() must be called on that thread. wake() is
@@ -20,6 +21,18 @@
 // the disarmed registration stays in epoll, so the next watch of that fd costs one epoll_ctl
 // (MOD), not an ADD and a DEL; the fd may even be closed and its number reused meanwhile
 // (the kernel dropped the old registration: the MOD fails with ENOENT and an ADD follows).
+//
+// Lazy fds. A thread that never waits for an fd (a plain thread blocked in a channel receive,
+// a Runtime worker that only computes) never opens epoll or the eventfd: wait() then sleeps on
+// a futex word and wake() sets the word and FUTEX_WAKEs it. The first watch() opens both (and
+// throws std::system_error, EMFILE at the fd limit, to the caller, who holds no lock). From
+// then on wake() writes the eventfd. Why no wake is lost in the switch: wake() is called only
+// by a notify() that saw the owner's scheduler asleep (scheduler.hpp); open() runs on the
+// owner thread before any later sleep, and publishes the eventfd (release) before the
+// scheduler's seq_cst store of "sleeping". A wake() that read that store sees the eventfd; one
+// that read an older "sleeping" set its notify flag before the owner woke from that older
+// sleep, and the owner consumes the flag before it sleeps again, so the futex token it finds
+// unused is harmless.
 #pragma once
 
 #include <atomic>
@@ -48,8 +61,8 @@ class FdWatch {
 
 class Poller {
  public:
-  // Poller: creates the epoll instance and the eventfd; throws std::system_error.
-  Poller();
+  // Poller: opens nothing yet (see "Lazy fds"); never throws.
+  Poller() noexcept = default;
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
@@ -58,12 +71,12 @@ class Poller {
   void wait(std::chrono::steady_clock::time_point deadline) noexcept;
   // poll_now: dispatches fd events that are already pending; never blocks.
   void poll_now() noexcept;
-  // wake: thread-safe; one eventfd write.
+  // wake: thread-safe; one eventfd write (or, before the first watch, one futex wake).
   void wake() noexcept;
 
   // watch: w->ready() runs once, when fd is ready for `interest` (or in error); every watch
   // of that fd and interest fires together. Throws std::system_error when epoll refuses the
-  // fd (EBADF; EPERM for a regular file).
+  // fd (EBADF; EPERM for a regular file) or, on the first watch, cannot be opened (EMFILE).
   void watch(int fd, Interest interest, FdWatch* w);
   // unwatch: cancels w's watch of fd if it has not fired; harmless when it has.
   void unwatch(int fd, Interest interest, FdWatch* w) noexcept;
@@ -75,6 +88,8 @@ class Poller {
   std::size_t watching() const noexcept { return pending_; }
   // registered: fds with a registration in epoll, armed or not (for tests).
   std::size_t registered() const noexcept { return records_.size(); }
+  // has_fds: whether the epoll instance and eventfd are open (for tests).
+  bool has_fds() const noexcept { return epfd_ >= 0; }
   // wakeups: eventfd writes performed by wake() (a debug counter for tests and benchmarks).
   std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
@@ -84,6 +99,10 @@ class Poller {
     FdWatch* watches[2] = {nullptr, nullptr};  // indexed by Interest
   };
 
+  // open: creates the epoll instance and the eventfd; throws std::system_error.
+  void open();
+  // wait_futex: wait() before open().
+  void wait_futex(std::chrono::steady_clock::time_point deadline) noexcept;
   void dispatch(Record& r, std::uint32_t events) noexcept;
   // run: fires every watch of a list already taken out of its record.
   void run(FdWatch* list, std::uint32_t events) noexcept;
@@ -97,7 +116,8 @@ class Poller {
   std::unordered_map<int, Record> records_;
   std::size_t pending_ = 0;
   int epfd_ = -1;
-  int wakefd_ = -1;
+  std::atomic<int> wakefd_{-1};
+  std::atomic<std::uint32_t> futex_word_{0};  // 1: a wake() not yet seen by wait_futex
   bool pwait2_ = true;
 };
 

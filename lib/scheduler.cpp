@@ -240,7 +240,8 @@ void Scheduler::task_finished(TaskControl& tc) noexcept {
   }
   tc.live_prev = tc.live_next = nullptr;
   if (--live_ == 0) {
-    idle_waiters_.complete_all(wake_reason::fired);
+    WakeList wake;
+    wake.take_all(idle_waiters_);
   }
 }
 

@@ -13,21 +13,10 @@ namespace gofer {
 
 namespace {
 
-// park_on: links a node for the caller into q (lock held on entry, released by park) and
-// parks; returns true when a peer completed it. On timeout or cancellation it unlinks the node
-// (then rethrows gofer::cancelled).
-bool park_on(detail::SpinLock& lock, detail::WaitQueue& q,
-             std::chrono::steady_clock::time_point deadline, bool cancellable = true) {
-  detail::Waiter w;
-  w.cancellable = cancellable;
-  detail::WaitNode node{&w};
-  q.push_back(node);
-  auto unlock = [&lock] { lock.unlock(); };
-  const detail::wake_reason r = detail::park(w, deadline, unlock);
-  if (r != detail::wake_reason::fired) {
-    std::lock_guard g(lock);
-    q.unlink_if_linked(node);
-  }
+// park_here: park_on for the primitives below; throws gofer::cancelled when stopped.
+bool park_here(detail::SpinLock& lock, detail::WaitQueue& q,
+               std::chrono::steady_clock::time_point deadline, bool cancellable = true) {
+  const detail::wake_reason r = detail::park_on(lock, q, deadline, cancellable);
   detail::throw_if_cancelled(r);
   return r == detail::wake_reason::fired;
 }
@@ -42,6 +31,7 @@ WaitGroup::WaitGroup(std::ptrdiff_t initial) : count_(initial) {
 }
 
 void WaitGroup::add(std::ptrdiff_t n) {
+  detail::WakeList wake;  // completed after the guard releases the lock: see waiter.hpp
   std::lock_guard g(lock_);
   if (count_ + n < 0) {
     throw std::logic_error("gofer: WaitGroup counter would go negative (" + std::to_string(count_) +
@@ -49,7 +39,7 @@ void WaitGroup::add(std::ptrdiff_t n) {
   }
   count_ += n;
   if (count_ == 0) {
-    waiters_.complete_all(detail::wake_reason::fired);
+    wake.take_all(waiters_);
   }
 }
 
@@ -59,12 +49,13 @@ std::ptrdiff_t WaitGroup::count() const {
 }
 
 bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
+  detail::ensure_scheduler();
   lock_.lock();
   if (count_ == 0) {
     lock_.unlock();
     return true;
   }
-  return park_on(lock_, waiters_, deadline);
+  return park_here(lock_, waiters_, deadline);
 }
 
 Semaphore::Semaphore(std::ptrdiff_t initial) : count_(initial) {
@@ -84,13 +75,14 @@ bool Semaphore::try_acquire() {
 }
 
 bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline) {
+  detail::ensure_scheduler();
   lock_.lock();
   if (count_ > 0) {
     --count_;
     lock_.unlock();
     return true;
   }
-  return park_on(lock_, waiters_, deadline);
+  return park_here(lock_, waiters_, deadline);
 }
 
 void Semaphore::release(std::ptrdiff_t n) {
@@ -98,13 +90,9 @@ void Semaphore::release(std::ptrdiff_t n) {
     throw std::invalid_argument("gofer: Semaphore::release of a negative count (" +
                                 std::to_string(n) + ")");
   }
+  detail::WakeList wake;
   std::lock_guard g(lock_);
-  for (; n > 0; --n) {
-    detail::WaitNode* node = waiters_.claim_front();
-    if (node == nullptr) {
-      break;
-    }
-    node->waiter->complete(detail::wake_reason::fired, node->index);
+  for (; n > 0 && wake.take_front(waiters_); --n) {
   }
   count_ += n;
 }
@@ -124,24 +112,24 @@ bool Mutex::try_lock() {
 }
 
 bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool cancellable) {
+  detail::ensure_scheduler();
   lock_.lock();
   if (!locked_) {
     locked_ = true;
     lock_.unlock();
     return true;
   }
-  return park_on(lock_, waiters_, deadline, cancellable);  // fired: the lock was handed to us
+  return park_here(lock_, waiters_, deadline, cancellable);  // fired: the lock was handed to us
 }
 
 void Mutex::unlock() {
+  detail::WakeList wake;
   std::lock_guard g(lock_);
   if (!locked_) {
     throw std::logic_error("gofer: Mutex::unlock of a mutex that is not locked");
   }
-  if (detail::WaitNode* node = waiters_.claim_front()) {
-    node->waiter->complete(detail::wake_reason::fired, node->index);  // stays locked: handed over
-  } else {
-    locked_ = false;
+  if (!wake.take_front(waiters_)) {
+    locked_ = false;  // otherwise it stays locked: handed over to the first waiter
   }
 }
 
@@ -151,6 +139,7 @@ std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
     throw std::logic_error("gofer: CondVar::wait needs a unique_lock that holds its Mutex");
   }
   Mutex& m = *lock.mutex();
+  detail::ensure_scheduler();
   detail::Waiter w;
   detail::WaitNode node{&w};
   lock_.lock();
@@ -171,15 +160,15 @@ std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
 }
 
 void CondVar::notify_one() {
+  detail::WakeList wake;
   std::lock_guard g(lock_);
-  if (detail::WaitNode* node = waiters_.claim_front()) {
-    node->waiter->complete(detail::wake_reason::fired, node->index);
-  }
+  wake.take_front(waiters_);
 }
 
 void CondVar::notify_all() {
+  detail::WakeList wake;
   std::lock_guard g(lock_);
-  waiters_.complete_all(detail::wake_reason::fired);
+  wake.take_all(waiters_);
 }
 
 }  // namespace gofer

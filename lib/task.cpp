@@ -188,10 +188,11 @@ TaskStateBase::~TaskStateBase() {
 }
 
 void TaskStateBase::finish(std::exception_ptr error) noexcept {
+  WakeList wake;
   std::lock_guard guard(lock_);
   error_ = std::move(error);
   done_.store(true, std::memory_order_release);
-  waiters_.complete_all(wake_reason::fired);
+  wake.take_all(waiters_);
 }
 
 bool TaskStateBase::enqueue_waiter(WaitNode& n) {
@@ -209,20 +210,13 @@ void TaskStateBase::dequeue_waiter(WaitNode& n) noexcept {
 }
 
 bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
-  Waiter w;
-  w.cancellable = cancellable;
-  WaitNode node{&w};
+  ensure_scheduler();
   lock_.lock();
   if (done()) {
     lock_.unlock();
     return true;
   }
-  waiters_.push_back(node);
-  auto unlock = [this] { lock_.unlock(); };
-  const wake_reason r = park(w, deadline, unlock);
-  if (r != wake_reason::fired) {
-    dequeue_waiter(node);
-  }
+  const wake_reason r = park_on(lock_, waiters_, deadline, cancellable);
   throw_if_cancelled(r);
   return r == wake_reason::fired;
 }
@@ -251,6 +245,7 @@ std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,
       return static_cast<std::ptrdiff_t>(i);
     }
   }
+  ensure_scheduler();
   Waiter w;
   std::vector<WaitNode> nodes(n);
   std::ptrdiff_t found = -1;

@@ -1,4 +1,6 @@
 // waiter.cpp: park() and cancellation; the protocol is documented in detail/waiter.hpp.
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -27,9 +29,11 @@ void set_current_control(TaskControl* tc) noexcept {
   }
 }
 
-Waiter::Waiter() {
-  home = &Scheduler::local();
-  ctx = boost::fibers::context::active();
+Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Scheduler::installed()) {
+  if (home == nullptr) {
+    std::fputs("gofer: internal error: a wait on a thread without a scheduler\n", stderr);
+    std::abort();
+  }
   waker = ctx->create_waker();
 }
 
@@ -38,7 +42,8 @@ void Waiter::complete(wake_reason r, int index) noexcept {
   fired = index;
   Scheduler* const target = home;
   // Only a wake from another thread can race the home thread's exit (see the invariants).
-  const bool remote = target != &Scheduler::local();
+  // installed(), not local(): waking never installs a scheduler on the waking thread.
+  const bool remote = target != Scheduler::installed();
   if (remote) {
     target->begin_remote_wake();
   }
@@ -114,6 +119,21 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
   }
   set_current_control(self);
   return w.reason;
+}
+
+wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline,
+                    bool cancellable) noexcept {
+  Waiter w;
+  w.cancellable = cancellable;
+  WaitNode node{&w};
+  q.push_back(node);
+  auto unlock = [&lock] { lock.unlock(); };
+  const wake_reason r = park(w, deadline, unlock);
+  if (r != wake_reason::fired) {
+    std::lock_guard g(lock);
+    q.unlink_if_linked(node);
+  }
+  return r;
 }
 
 void request_stop(TaskControl& tc) noexcept {

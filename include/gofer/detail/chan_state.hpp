@@ -182,9 +182,18 @@ class ChanState {
 
   // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send.
   chan_status send(T& v, clock::time_point deadline, bool block) {
+    if (block) {
+      ensure_scheduler();  // may throw: before the lock
+    }
     lock.lock();
     WaitNode* woken = nullptr;
-    const chan_status st = try_send_locked(v, woken);
+    chan_status st;
+    try {
+      st = try_send_locked(v, woken);  // an unbounded buffer's growth may throw bad_alloc
+    } catch (...) {
+      lock.unlock();
+      throw;
+    }
     if (st != chan_status::full || !block) {
       lock.unlock();
       complete_woken(woken);
@@ -198,6 +207,9 @@ class ChanState {
 
   // recv: as send, for receiving into out.
   chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
+    if (block) {
+      ensure_scheduler();  // may throw: before the lock
+    }
     lock.lock();
     WaitNode* woken = nullptr;
     const chan_status st = try_recv_locked(out, woken);
@@ -224,13 +236,14 @@ class ChanState {
   }
 
   void close() {
+    WakeList wake(wake_reason::closed);  // completed once the guard released the lock
     std::lock_guard g(lock);
     if (closed_) {
       return;
     }
     closed_ = true;
-    recvq_.complete_all(wake_reason::closed);
-    sendq_.complete_all(wake_reason::closed);
+    wake.take_all(recvq_);
+    wake.take_all(sendq_);
   }
 
  private:

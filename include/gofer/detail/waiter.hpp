@@ -88,7 +88,10 @@ enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
 
 class Scheduler;
 
-// ensure_scheduler: installs gofer's scheduler on the calling thread if it has none.
+// ensure_scheduler: installs gofer's scheduler on the calling thread if it has none. Call it
+// before taking any lock on a path that may park: installing may throw (std::bad_alloc), and
+// nothing that can throw runs while a gofer lock is held. Only a thread that parks installs a
+// scheduler: waking a task never does (complete() runs on pool threads and plain threads too).
 void ensure_scheduler();
 
 // TaskControl: the cancellation and identity record of one task (lives in its task state).
@@ -116,7 +119,9 @@ struct Waiter {
   static constexpr std::uint32_t claimed = 1;
   static constexpr std::uint32_t done = 2;
 
-  Waiter();
+  // Waiter: captures the running context; needs the thread's scheduler installed already
+  // (ensure_scheduler(), called before any source lock is taken), so it never throws.
+  Waiter() noexcept;
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
@@ -192,12 +197,6 @@ class WaitQueue {
     }
     return nullptr;
   }
-  // complete_all: claims and completes every Waiter still claimable here with reason r.
-  void complete_all(wake_reason r) noexcept {
-    while (WaitNode* n = claim_front()) {
-      n->waiter->complete(r, n->index);
-    }
-  }
   // unlink_if_linked: for a waiter cleaning up after it was completed or timed out.
   void unlink_if_linked(WaitNode& n) noexcept {
     if (n.linked) {
@@ -227,6 +226,71 @@ inline void complete_woken(WaitNode* n) noexcept {
     n->waiter->complete(wake_reason::fired, n->index);
   }
 }
+
+// WakeList: the waker's half of the lifetime rule. Waiters are claimed (and unlinked) while
+// the source's lock is held, and completed only after it is released, by complete() or the
+// destructor; completing touches the claimed Waiters and nothing of the source. So once a
+// wait returns (or a lock is handed over), its waker no longer touches the object, and the
+// object may be destroyed at once (Go's and POSIX's guarantee). Declare the list before the
+// lock guard, so the guard releases the lock first:
+//
+//   WakeList wake;
+//   std::lock_guard g(lock_);
+//   ... wake.take_all(waiters_);
+//
+// A claimed node's `next` link is free until it is completed (its Waiter stays parked until
+// then, see the protocol above), so the list threads through the nodes: no allocation.
+// Not thread-safe: a local of one waker.
+class WakeList {
+ public:
+  explicit WakeList(wake_reason r = wake_reason::fired) noexcept : reason_(r) {}
+  WakeList(const WakeList&) = delete;
+  WakeList& operator=(const WakeList&) = delete;
+  ~WakeList() { complete(); }
+
+  // take_front: claims q's first claimable Waiter into the list; false when there is none.
+  bool take_front(WaitQueue& q) noexcept {
+    WaitNode* n = q.claim_front();
+    if (n == nullptr) {
+      return false;
+    }
+    n->next = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next = n;
+    } else {
+      head_ = n;
+    }
+    tail_ = n;
+    return true;
+  }
+  // take_all: claims every claimable Waiter of q into the list, in queue order.
+  void take_all(WaitQueue& q) noexcept {
+    while (take_front(q)) {
+    }
+  }
+  // complete: completes the taken Waiters in order (call it with no source lock held).
+  void complete() noexcept {
+    WaitNode* n = head_;
+    head_ = tail_ = nullptr;
+    while (n != nullptr) {
+      WaitNode* const next = n->next;  // n may be gone once its Waiter is completed
+      n->waiter->complete(reason_, n->index);
+      n = next;
+    }
+  }
+
+ private:
+  wake_reason reason_;
+  WaitNode* head_ = nullptr;
+  WaitNode* tail_ = nullptr;
+};
+
+// park_on: the caller holds `lock`, which guards q; links a node for the calling task (or
+// plain thread) at q's back and parks, releasing the lock. A waker claims the node through a
+// WakeList. On timeout or cancellation the node is unlinked again under the lock before
+// park_on returns. Returns the wake reason (it does not throw gofer::cancelled itself).
+wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline,
+                    bool cancellable = true) noexcept;
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);
