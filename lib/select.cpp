@@ -63,14 +63,15 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
   }
   LockSet locks(arms, n, order);
   locks.lock();
-  // Pass 1: try the cases in a random order (nodes[].index used as the permutation).
+  // Pass 1: try the cases in a random order (Fisher-Yates into `poll`).
+  std::size_t* const poll = order + n;
   for (std::size_t i = 0; i < n; ++i) {
-    std::size_t j = static_cast<std::size_t>(next_random() % (i + 1));
-    nodes[i].index = nodes[j].index;
-    nodes[j].index = static_cast<int>(i);
+    const auto j = static_cast<std::size_t>(next_random() % (i + 1));
+    poll[i] = poll[j];
+    poll[j] = i;
   }
   for (std::size_t k = 0; k < n; ++k) {
-    const auto i = static_cast<std::size_t>(nodes[k].index);
+    const std::size_t i = poll[k];
     bool ready;
     WaitNode* woken = nullptr;
     try {
@@ -89,9 +90,11 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
     locks.unlock();
     return select_default;
   }
-  // Pass 2: enqueue on every channel and park.
+  // Pass 2: enqueue on every channel, in the poll order (as Go's selectgo): two cases on one
+  // channel are then found by a later peer in random order, not always the first one.
   Waiter w;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = poll[k];
     nodes[i].waiter = &w;
     nodes[i].index = static_cast<int>(i);
     arms[i]->enqueue(nodes[i]);

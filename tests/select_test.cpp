@@ -680,6 +680,39 @@ TEST(Select, SameChannelInTwoRecvCases) {
   EXPECT_EQ(t.wait(), 1);
 }
 
+// Go's TestPseudoRandomSend: a select parked with two cases on one rendezvous channel is
+// found by a later peer; over 100 trials each case must fire more than 10% of the time (Go
+// gives 48-55 of 100). The cases are enqueued in the random poll order, not argument order.
+TEST(Select, ParkedSendsOnOneChannelFireInRandomOrder) {
+  Watchdog dog;
+  gofer::Chan<int> rv;
+  std::array<int, 2> got{};
+  for (int i = 0; i < 100; ++i) {
+    auto t = gofer::go([rv] { gofer::select(on_send(rv, 0, [] {}), on_send(rv, 1, [] {})); });
+    gofer::yield();  // the select parks on both cases
+    const std::optional<int> v = rv.recv();
+    ASSERT_TRUE(v.has_value());
+    ++got[static_cast<std::size_t>(*v)];
+    t.wait();
+  }
+  EXPECT_GT(got[0], 10) << got[0] << " zeros, " << got[1] << " ones";
+  EXPECT_GT(got[1], 10) << got[0] << " zeros, " << got[1] << " ones";
+}
+
+TEST(Select, ParkedRecvsOnOneChannelFireInRandomOrder) {
+  Watchdog dog;
+  gofer::Chan<int> rv;
+  std::array<int, 2> hits{};
+  for (int i = 0; i < 100; ++i) {
+    auto t = gofer::go([rv] { return gofer::select(on_recv(rv, [] {}), on_recv(rv, [] {})); });
+    gofer::yield();
+    ASSERT_TRUE(rv.send(i));
+    ++hits[t.wait()];
+  }
+  EXPECT_GT(hits[0], 10) << hits[0] << " vs " << hits[1];
+  EXPECT_GT(hits[1], 10) << hits[0] << " vs " << hits[1];
+}
+
 TEST(Select, SendAndRecvOnSameBufferedChannel) {
   gofer::Chan<int> a(1);
   // Empty: only the send case can fire.

@@ -60,7 +60,7 @@ inline constexpr std::ptrdiff_t select_default = -1;
 inline constexpr std::ptrdiff_t select_timeout = -2;
 
 // select_arms: the algorithm; returns the fired arm's index, select_default or select_timeout.
-// nodes/order: scratch space of n entries.
+// nodes: scratch space of n entries; order: of 2n entries (the lock order, then the poll order).
 std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* nodes,
                            std::size_t* order, bool has_default, clock::time_point deadline);
 
@@ -227,7 +227,7 @@ std::size_t select(Cases&&... cases) {
     (collect(cases), ...);
   }
   std::array<detail::WaitNode, n_arms + 1> nodes{};
-  std::array<std::size_t, n_arms + 1> order{};
+  std::array<std::size_t, 2 * n_arms + 1> order{};
   const std::ptrdiff_t fired =
       detail::select_arms(arms.data(), n_arms, nodes.data(), order.data(), n_default > 0, deadline);
   std::size_t ran = 0;
