@@ -1,6 +1,10 @@
 #include <cstdio>
+#include <exception>
+#include <future>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include <gofer/runtime.hpp>
 
@@ -25,12 +29,50 @@ Runtime::Runtime(std::size_t threads) {
   for (std::size_t i = 0; i < threads; ++i) {
     threads_.push_back(std::make_unique<Worker>());
   }
-  for (std::size_t i = 0; i < threads; ++i) {
+  // Each worker reports whether its scheduler is up; the first failure (a thread that cannot
+  // be created, a scheduler that cannot be installed) stops the ones already running and is
+  // thrown from here, naming the worker.
+  std::vector<std::future<void>> started;
+  started.reserve(threads);
+  std::size_t failed = threads;
+  std::string why;
+  for (std::size_t i = 0; i < threads && failed == threads; ++i) {
     Worker& w = *threads_[i];
-    w.thread = std::thread([this, &w, i] {
-      current_runtime = this;
-      run_worker(w, i, stop_);
-    });
+    std::promise<void> up;
+    started.push_back(up.get_future());
+    try {
+      w.thread = std::thread([this, &w, i, up = std::move(up)]() mutable {
+        current_runtime = this;
+        try {
+          detail::ensure_scheduler();
+        } catch (...) {
+          up.set_exception(std::current_exception());
+          return;
+        }
+        up.set_value();
+        run_worker(w, i, stop_);
+      });
+    } catch (const std::exception& e) {
+      failed = i;
+      why = e.what();
+      started.pop_back();
+    }
+  }
+  for (std::size_t i = 0; i < started.size(); ++i) {
+    try {
+      started[i].get();
+    } catch (const std::exception& e) {
+      if (failed == threads) {
+        failed = i;
+        why = e.what();
+      }
+    }
+  }
+  if (failed != threads) {
+    shutdown(shutdown_mode::stop_tasks);
+    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                            "gofer: Runtime could not start thread " + std::to_string(failed) +
+                                " of " + std::to_string(threads) + ": " + why);
   }
 }
 

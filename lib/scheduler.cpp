@@ -47,6 +47,10 @@ void ensure_scheduler() {
   }
 }
 
+bool can_park() noexcept {
+  return this_thread_scheduler != nullptr;
+}
+
 Scheduler* Scheduler::installed() noexcept {
   return this_thread_scheduler;
 }

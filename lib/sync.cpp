@@ -3,6 +3,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <gofer/cond_var.hpp>
 #include <gofer/mutex.hpp>
@@ -49,10 +50,7 @@ std::ptrdiff_t WaitGroup::count() const {
 }
 
 bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
-  detail::ensure_scheduler();
-  lock_.lock();
-  if (count_ == 0) {
-    lock_.unlock();
+  if (detail::lock_for_wait(lock_, [this]() noexcept { return count_ == 0; })) {
     return true;
   }
   return park_here(lock_, waiters_, deadline);
@@ -75,11 +73,14 @@ bool Semaphore::try_acquire() {
 }
 
 bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline) {
-  detail::ensure_scheduler();
-  lock_.lock();
-  if (count_ > 0) {
-    --count_;
-    lock_.unlock();
+  const bool now = detail::lock_for_wait(lock_, [this]() noexcept {
+    if (count_ > 0) {
+      --count_;
+      return true;
+    }
+    return false;
+  });
+  if (now) {
     return true;
   }
   return park_here(lock_, waiters_, deadline);
@@ -112,11 +113,9 @@ bool Mutex::try_lock() {
 }
 
 bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool cancellable) {
-  detail::ensure_scheduler();
-  lock_.lock();
-  if (!locked_) {
-    locked_ = true;
-    lock_.unlock();
+  const bool now =
+      detail::lock_for_wait(lock_, [this]() noexcept { return !std::exchange(locked_, true); });
+  if (now) {
     return true;
   }
   return park_here(lock_, waiters_, deadline, cancellable);  // fired: the lock was handed to us

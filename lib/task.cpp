@@ -210,10 +210,7 @@ void TaskStateBase::dequeue_waiter(WaitNode& n) noexcept {
 }
 
 bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
-  ensure_scheduler();
-  lock_.lock();
-  if (done()) {
-    lock_.unlock();
+  if (lock_for_wait(lock_, [this]() noexcept { return done(); })) {
     return true;
   }
   const wake_reason r = park_on(lock_, waiters_, deadline, cancellable);

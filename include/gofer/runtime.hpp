@@ -39,7 +39,10 @@ enum class shutdown_mode { wait, stop_tasks };
 class Runtime {
  public:
   // Runtime: starts `threads` scheduler threads (>= 1, else std::invalid_argument);
-  // the default is one per hardware thread.
+  // the default is one per hardware thread. Returns once every thread's scheduler is up; if
+  // one cannot start (the OS refuses a thread), the others are stopped and joined and a
+  // std::system_error names the thread and the reason. Starting opens no fd: a thread's
+  // epoll instance and wake pipe are made when one of its tasks first waits for an fd.
   explicit Runtime(std::size_t threads = default_threads());
   ~Runtime();
   Runtime(const Runtime&) = delete;

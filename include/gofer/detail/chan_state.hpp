@@ -182,22 +182,26 @@ class ChanState {
 
   // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send.
   chan_status send(T& v, clock::time_point deadline, bool block) {
-    if (block) {
-      ensure_scheduler();  // may throw: before the lock
-    }
-    lock.lock();
-    WaitNode* woken = nullptr;
-    chan_status st;
-    try {
-      st = try_send_locked(v, woken);  // an unbounded buffer's growth may throw bad_alloc
-    } catch (...) {
+    for (;;) {
+      lock.lock();
+      WaitNode* woken = nullptr;
+      chan_status st;
+      try {
+        st = try_send_locked(v, woken);  // an unbounded buffer's growth may throw bad_alloc
+      } catch (...) {
+        lock.unlock();
+        throw;
+      }
+      if (st != chan_status::full || !block) {
+        lock.unlock();
+        complete_woken(woken);
+        return st;
+      }
+      if (can_park()) {
+        break;
+      }
       lock.unlock();
-      throw;
-    }
-    if (st != chan_status::full || !block) {
-      lock.unlock();
-      complete_woken(woken);
-      return st;
+      ensure_scheduler();  // may throw: with no lock held (see lock_for_wait)
     }
     Waiter w;
     WaitNode n{&w};
@@ -207,16 +211,20 @@ class ChanState {
 
   // recv: as send, for receiving into out.
   chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
-    if (block) {
-      ensure_scheduler();  // may throw: before the lock
-    }
-    lock.lock();
-    WaitNode* woken = nullptr;
-    const chan_status st = try_recv_locked(out, woken);
-    if (st != chan_status::empty || !block) {
+    for (;;) {
+      lock.lock();
+      WaitNode* woken = nullptr;
+      const chan_status st = try_recv_locked(out, woken);
+      if (st != chan_status::empty || !block) {
+        lock.unlock();
+        complete_woken(woken);
+        return st;
+      }
+      if (can_park()) {
+        break;
+      }
       lock.unlock();
-      complete_woken(woken);
-      return st;
+      ensure_scheduler();  // may throw: with no lock held (see lock_for_wait)
     }
     // The parked receiver's node, value slot and Waiter, packed from a cache-line boundary:
     // a sender on another thread writes all three, and the receiver reads them back once it

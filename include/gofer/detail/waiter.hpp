@@ -93,6 +93,29 @@ class Scheduler;
 // nothing that can throw runs while a gofer lock is held. Only a thread that parks installs a
 // scheduler: waking a task never does (complete() runs on pool threads and plain threads too).
 void ensure_scheduler();
+// can_park: whether this thread's scheduler is installed, so a Waiter can be built.
+bool can_park() noexcept;
+
+// lock_for_wait: the entry of a blocking call. Takes `lock` and calls try_now() (noexcept)
+// under it: when that succeeds, releases the lock and returns true (no wait). Otherwise
+// returns false with the lock held and the thread able to park. A thread whose scheduler is
+// not installed yet installs it with the lock released and tries again, so a call that never
+// has to wait installs nothing and nothing that can throw runs under the lock.
+template <class TryNow>
+bool lock_for_wait(SpinLock& lock, TryNow try_now) {
+  for (;;) {
+    lock.lock();
+    if (try_now()) {
+      lock.unlock();
+      return true;
+    }
+    if (can_park()) {
+      return false;
+    }
+    lock.unlock();
+    ensure_scheduler();
+  }
+}
 
 // TaskControl: the cancellation and identity record of one task (lives in its task state).
 struct TaskControl {
