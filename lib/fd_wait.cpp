@@ -22,6 +22,7 @@ struct FdWaiter final : FdWatch {
 bool wait_fd(int fd, Interest interest, clock::time_point deadline) {
   Poller& poller = Scheduler::local().poller();
   FdWaiter w;
+  w.waiter.what = interest == Interest::readable ? "fd readable" : "fd writable";
   poller.watch(fd, interest, &w);
   auto nothing = [] {};
   const wake_reason r = park(w.waiter, deadline, nothing);

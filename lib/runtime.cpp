@@ -6,6 +6,7 @@
 #include <system_error>
 #include <vector>
 
+#include <gofer/errors.hpp>
 #include <gofer/runtime.hpp>
 
 #include "scheduler.hpp"
@@ -77,7 +78,7 @@ Runtime::Runtime(std::size_t threads) {
 }
 
 Runtime::~Runtime() {
-  shutdown(shutdown_mode::wait);
+  shutdown(shutdown_mode::stop_tasks);
 }
 
 void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
@@ -89,6 +90,9 @@ void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
   st->add_ref();  // the launch request's reference, handed to launch() on the target thread
   if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
     st->release();
+    if (!joined_.load()) {
+      throw cancelled();  // a task spawning while the Runtime shuts down is being stopped
+    }
     throw std::logic_error("gofer: Runtime::go after shutdown");
   }
 }
@@ -112,8 +116,11 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
       break;
     }
     if (++waited % 5 == 0) {
-      std::fprintf(stderr, "gofer: Runtime thread %zu: shutdown still waiting for %zu task(s)\n",
+      std::fprintf(stderr, "gofer: Runtime thread %zu: shutdown still waiting for %zu task(s):\n",
                    index, sched.live_tasks());
+      char prefix[64];
+      std::snprintf(prefix, sizeof prefix, "gofer: Runtime thread %zu:", index);
+      sched.report_live(stderr, prefix, 20);
     }
   }
 }
@@ -136,6 +143,7 @@ void Runtime::shutdown(shutdown_mode mode) {
       w->thread.join();
     }
   }
+  joined_.store(true);
 }
 
 }  // namespace gofer

@@ -1,6 +1,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 
 #include <boost/fiber/operations.hpp>
@@ -255,11 +256,32 @@ void Scheduler::stop_all() noexcept {
   }
 }
 
+void Scheduler::report_live(std::FILE* out, const char* prefix,
+                            std::size_t max_lines) const noexcept {
+  std::size_t shown = 0;
+  for (TaskControl* tc = live_head_; tc != nullptr; tc = tc->live_next, ++shown) {
+    if (shown == max_lines) {
+      std::fprintf(out, "%s ... and %zu more task(s)\n", prefix, live_ - shown);
+      return;
+    }
+    const char* what;
+    {
+      std::lock_guard guard(tc->lock);
+      what = tc->parked != nullptr ? tc->parked->what : nullptr;
+    }
+    std::fprintf(out, "%s task %llu (%s): %s%s\n", prefix, static_cast<unsigned long long>(tc->id),
+                 tc->name.empty() ? "unnamed" : tc->name.c_str(),
+                 what != nullptr ? "blocked in " : "",
+                 what != nullptr ? what : "running or not cancellable");
+  }
+}
+
 bool Scheduler::wait_idle(clock::time_point deadline) {
   if (live_ == 0) {
     return true;
   }
   Waiter w;
+  w.what = "waiting for this thread's tasks to finish";
   WaitNode node{&w};
   idle_waiters_.push_back(node);
   auto nothing = [] {};

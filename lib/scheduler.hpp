@@ -38,6 +38,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 
 #include <boost/fiber/algo/algorithm.hpp>
 #include <boost/fiber/scheduler.hpp>
@@ -72,6 +73,9 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   std::size_t live_tasks() const noexcept { return live_; }
   // stop_all: request_stop on every live task of this thread.
   void stop_all() noexcept;
+  // report_live: one line per live task of this thread (at most `max_lines`, then a count):
+  // "<prefix> task <id> (<name>): blocked in <what>".
+  void report_live(std::FILE* out, const char* prefix, std::size_t max_lines) const noexcept;
   // wait_idle: parks the caller until this thread has no live task (or the deadline).
   // Returns false on timeout; throws gofer::cancelled in a cancelled task.
   bool wait_idle(clock::time_point deadline);

@@ -93,6 +93,7 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
   // Pass 2: enqueue on every channel, in the poll order (as Go's selectgo): two cases on one
   // channel are then found by a later peer in random order, not always the first one.
   Waiter w;
+  w.what = "select";
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = poll[k];
     nodes[i].waiter = &w;

@@ -16,8 +16,9 @@ namespace {
 
 // park_here: park_on for the primitives below; throws gofer::cancelled when stopped.
 bool park_here(detail::SpinLock& lock, detail::WaitQueue& q,
-               std::chrono::steady_clock::time_point deadline, bool cancellable = true) {
-  const detail::wake_reason r = detail::park_on(lock, q, deadline, cancellable);
+               std::chrono::steady_clock::time_point deadline, const char* what,
+               bool cancellable = true) {
+  const detail::wake_reason r = detail::park_on(lock, q, deadline, what, cancellable);
   detail::throw_if_cancelled(r);
   return r == detail::wake_reason::fired;
 }
@@ -53,7 +54,7 @@ bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (detail::lock_for_wait(lock_, [this]() noexcept { return count_ == 0; })) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline);
+  return park_here(lock_, waiters_, deadline, "WaitGroup::wait");
 }
 
 Semaphore::Semaphore(std::ptrdiff_t initial) : count_(initial) {
@@ -83,7 +84,7 @@ bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline
   if (now) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline);
+  return park_here(lock_, waiters_, deadline, "Semaphore::acquire");
 }
 
 void Semaphore::release(std::ptrdiff_t n) {
@@ -118,7 +119,7 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool canc
   if (now) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline, cancellable);  // fired: the lock was handed to us
+  return park_here(lock_, waiters_, deadline, "Mutex::lock", cancellable);  // fired: the lock was handed to us
 }
 
 void Mutex::unlock() {
@@ -140,6 +141,7 @@ std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
   Mutex& m = *lock.mutex();
   detail::ensure_scheduler();
   detail::Waiter w;
+  w.what = "CondVar::wait";
   detail::WaitNode node{&w};
   lock_.lock();
   waiters_.push_back(node);

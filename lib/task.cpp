@@ -213,7 +213,7 @@ bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
   if (lock_for_wait(lock_, [this]() noexcept { return done(); })) {
     return true;
   }
-  const wake_reason r = park_on(lock_, waiters_, deadline, cancellable);
+  const wake_reason r = park_on(lock_, waiters_, deadline, "Task::wait", cancellable);
   throw_if_cancelled(r);
   return r == wake_reason::fired;
 }
@@ -244,6 +244,7 @@ std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,
   }
   ensure_scheduler();
   Waiter w;
+  w.what = "wait_any";
   std::vector<WaitNode> nodes(n);
   std::ptrdiff_t found = -1;
   for (std::size_t i = 0; i < n && found < 0; ++i) {

@@ -10,6 +10,7 @@ namespace gofer {
 void sleep_until(std::chrono::steady_clock::time_point deadline) {
   detail::ensure_scheduler();
   detail::Waiter w;
+  w.what = "sleep";
   auto nothing = [] {};
   detail::throw_if_cancelled(detail::park(w, deadline, nothing));
 }

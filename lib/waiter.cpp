@@ -121,10 +121,11 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
   return w.reason;
 }
 
-wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline,
+wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
                     bool cancellable) noexcept {
   Waiter w;
   w.cancellable = cancellable;
+  w.what = what;
   WaitNode node{&w};
   q.push_back(node);
   auto unlock = [&lock] { lock.unlock(); };

@@ -1,6 +1,7 @@
 #include <atomic>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -51,20 +52,58 @@ TEST_P(OnRuntime, TaskStaysOnItsHomeThread) {
 TEST_P(OnRuntime, ShutdownWaitsForTasksAndTheirChildren) {
   Watchdog dog;
   std::atomic<int> done{0};
-  {
-    gofer::Runtime rt(GetParam());
-    for (int i = 0; i < 20; ++i) {
-      rt.go([&done] {
+  gofer::Runtime rt(GetParam());
+  for (int i = 0; i < 20; ++i) {
+    rt.go([&done] {
+      gofer::sleep_for(2ms);
+      gofer::go([&done] {
         gofer::sleep_for(2ms);
-        gofer::go([&done] {
-          gofer::sleep_for(2ms);
-          ++done;
-        });
         ++done;
       });
+      ++done;
+    });
+  }
+  rt.shutdown(gofer::shutdown_mode::wait);
+  EXPECT_EQ(done.load(), 40);
+}
+
+// The destructor is std::jthread's: it requests stop on every task, then joins. A task
+// blocked forever ends with gofer::cancelled instead of hanging the destructor.
+TEST_P(OnRuntime, DestructorStopsTasksBlockedForever) {
+  Watchdog dog;
+  gofer::Chan<int> never;
+  std::vector<gofer::Task<void>> tasks;
+  {
+    gofer::Runtime rt(GetParam());
+    for (std::size_t i = 0; i < 2 * GetParam(); ++i) {
+      tasks.push_back(rt.go([never]() mutable { (void)never.recv(); }));
+      tasks.push_back(rt.go([] { gofer::sleep_for(std::chrono::hours(1)); }));
     }
   }
-  EXPECT_EQ(done.load(), 40);
+  for (auto& t : tasks) {
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+  }
+}
+
+// A task that spawns while its Runtime shuts down is being stopped: go() throws
+// gofer::cancelled into it (not a logic_error reported as an unobserved exception).
+TEST_P(OnRuntime, GoWhileShuttingDownThrowsCancelled) {
+  Watchdog dog;
+  gofer::Runtime rt(GetParam());
+  gofer::Chan<int> started;
+  auto spawner = rt.go([&rt, started]() mutable {
+    (void)started.send(1);
+    for (;;) {
+      try {
+        gofer::sleep_for(1h);
+      } catch (const gofer::cancelled&) {
+      }
+      rt.go([] {});  // once the inboxes are closed this throws gofer::cancelled
+    }
+  });
+  (void)started.recv();
+  rt.shutdown(gofer::shutdown_mode::stop_tasks);
+  EXPECT_THROW(spawner.wait(), gofer::cancelled);
 }
 
 TEST_P(OnRuntime, ShutdownCanStopBlockedTasks) {
@@ -89,6 +128,31 @@ TEST(Runtime, BadArgumentsThrow) {
   EXPECT_THROW(rt.go_on(1, [] {}), std::out_of_range);
   rt.shutdown();
   EXPECT_THROW(rt.go([] {}), std::logic_error);
+}
+
+// A shutdown that waits for a task blocked forever says every 5 seconds which task it waits
+// for and in what (here until the test closes the channel).
+TEST(Runtime, ShutdownReportNamesTheBlockedTaskAndItsWait) {
+  Watchdog dog;
+  gofer::Runtime rt(1);
+  gofer::Chan<int> never;
+  gofer::TaskOptions opts;
+  opts.name = "stuck-reader";
+  auto t = rt.go_on(0, opts, [never]() mutable { (void)never.recv(); });
+  testing::internal::CaptureStderr();
+  std::thread closer([never]() mutable {
+    std::this_thread::sleep_for(5500ms);
+    never.close();
+  });
+  rt.shutdown(gofer::shutdown_mode::wait);
+  closer.join();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("shutdown still waiting for 1 task(s)"), std::string::npos) << err;
+  EXPECT_NE(
+      err.find("task " + std::to_string(t.id()) + " (stuck-reader): blocked in channel receive"),
+      std::string::npos)
+      << err;
+  t.wait();
 }
 
 TEST(Runtime, ShutdownFromOwnThreadThrows) {

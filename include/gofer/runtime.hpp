@@ -10,13 +10,15 @@
 // the task's state is created by the caller (so the Task handle exists at once) and a launch
 // request travels to the target thread through that thread's unbounded inbox channel.
 //
-// Shutdown. shutdown(shutdown_mode::wait) (what the destructor does) stops accepting new tasks
-// and waits until every task on every thread has finished, including tasks those tasks spawn;
-// shutdown(shutdown_mode::stop_tasks) first request_stop()s every live task, so tasks blocked
-// in gofer calls end with gofer::cancelled. Either way the threads are joined. If tasks are
-// still running after 5 seconds, each thread prints how many it is waiting for to stderr
-// (then every 5 seconds): shutdown never hangs silently. go() after shutdown throws
-// std::logic_error.
+// Shutdown. shutdown(shutdown_mode::wait) stops accepting new tasks and waits until every task
+// on every thread has finished, including tasks those tasks spawn: the explicit way to drain.
+// shutdown(shutdown_mode::stop_tasks) (what the destructor does, as std::jthread requests stop
+// and joins) first request_stop()s every live task, so tasks blocked in gofer calls end with
+// gofer::cancelled, and keeps stopping tasks spawned meanwhile. Either way the threads are
+// joined. If tasks are still running after 5 seconds, each thread prints to stderr how many
+// it is waiting for and, for each (at most 20), its id, name and what it is blocked in (then
+// every 5 seconds): shutdown never hangs silently. A task that calls go() while the Runtime
+// shuts down gets gofer::cancelled; go() after shutdown returned throws std::logic_error.
 //
 // Thread-safety: all members may be called from any thread, except that shutdown() and the
 // destructor must not run on one of the Runtime's own threads (std::logic_error).
@@ -92,6 +94,7 @@ class Runtime {
   std::atomic<std::size_t> next_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> shut_{false};
+  std::atomic<bool> joined_{false};  // shutdown has joined every thread
 };
 
 }  // namespace gofer

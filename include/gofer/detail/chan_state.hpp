@@ -204,6 +204,7 @@ class ChanState {
       ensure_scheduler();  // may throw: with no lock held (see lock_for_wait)
     }
     Waiter w;
+    w.what = "channel send";
     WaitNode n{&w};
     enqueue_send_locked(n, v);
     return finish_park(w, n, deadline, sendq_);
@@ -235,6 +236,7 @@ class ChanState {
       Waiter w;
     } p;
     p.n.waiter = &p.w;
+    p.w.what = "channel receive";
     enqueue_recv_locked(p.n, p.value);
     const chan_status got = finish_park(p.w, p.n, deadline, recvq_);
     if (got == chan_status::ok) {

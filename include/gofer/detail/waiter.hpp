@@ -163,6 +163,7 @@ struct Waiter {
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
   bool cancellable = true;                  // false: request_stop does not end this wait
+  const char* what = "a gofer call";        // what the task waits in, for reports (static text)
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
   Waiter* next_posted = nullptr;            // the home scheduler's inbox link (remote wakes)
@@ -312,7 +313,8 @@ class WakeList {
 // plain thread) at q's back and parks, releasing the lock. A waker claims the node through a
 // WakeList. On timeout or cancellation the node is unlinked again under the lock before
 // park_on returns. Returns the wake reason (it does not throw gofer::cancelled itself).
-wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline,
+// `what` names the wait in reports (a static string, e.g. "WaitGroup::wait").
+wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
                     bool cancellable = true) noexcept;
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
