@@ -34,6 +34,8 @@
 
 namespace gofer {
 
+static_assert(TcpStream::default_max_line_length == detail::default_max_line_length);
+
 using detail::after;
 using detail::clock;
 using detail::close_fd;
@@ -170,6 +172,13 @@ std::string TcpStream::read_chunk(std::size_t n) {
 }
 std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
   return impl("read_chunk").stream.read_chunk(n, after(timeout));
+}
+std::size_t TcpStream::max_line_length() const {
+  return impl("max_line_length").stream.max_line_length();
+}
+void TcpStream::set_max_line_length(std::size_t n) {
+  impl("set_max_line_length")
+      .stream.set_max_line_length(n, "gofer::TcpStream::set_max_line_length");
 }
 void TcpStream::write(std::string_view bytes) {
   impl("write").stream.write_all(bytes, detail::no_deadline);
