@@ -184,10 +184,14 @@ class TcpListener {
  public:
   // bind: listens on host:port with SO_REUSEADDR. port 0 picks a free port (see
   // local_port()). host "" or "0.0.0.0" is every IPv4 interface, "::" every IPv6 and (Linux's
-  // default) IPv4 interface; a name binds to the first address it resolves to. backlog: the
-  // accept queue length (capped by the kernel's somaxconn). Throws std::system_error
-  // ("gofer: bind 127.0.0.1:80: Permission denied").
-  static TcpListener bind(const std::string& host, std::uint16_t port, int backlog = 128);
+  // default) IPv4 interface; a name binds to the first address it resolves to. backlog: how
+  // many connections the kernel completes and queues before they are accepted; by default
+  // (nullopt) the system maximum, as in Go: /proc/sys/net/core/somaxconn (SOMAXCONN if it
+  // cannot be read), so a burst of connects is queued rather than made to wait out a 1 s SYN
+  // retry. An explicit backlog is capped by somaxconn too. Throws std::invalid_argument for a
+  // negative backlog, std::system_error ("gofer: bind 127.0.0.1:80: Permission denied").
+  static TcpListener bind(const std::string& host, std::uint16_t port,
+                          std::optional<int> backlog = std::nullopt);
 
   TcpListener() noexcept;
   TcpListener(TcpListener&&) noexcept;
