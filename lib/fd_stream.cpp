@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -120,7 +122,6 @@ void FdStream::close() noexcept {
   }
   fd_.reset();
   buf_.clear();
-  pos_ = 0;
 }
 
 bool FdStream::await_fd(Interest interest, clock::time_point deadline, std::string_view op) {
@@ -138,11 +139,12 @@ bool FdStream::await_fd(Interest interest, clock::time_point deadline, std::stri
   }
 }
 
-std::size_t FdStream::read_raw(char* out, std::size_t n, clock::time_point deadline) {
+std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
+                                                 clock::time_point deadline) {
   check_open("read");
   for (;;) {
     if (mode_ == io_mode::offload) {
-      return read_offloaded(out, n, deadline);
+      return std::nullopt;
     }
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
@@ -162,7 +164,7 @@ std::size_t FdStream::read_raw(char* out, std::size_t n, clock::time_point deadl
   }
 }
 
-std::size_t FdStream::read_offloaded(char* out, std::size_t n, clock::time_point deadline) {
+std::size_t FdStream::read_offloaded(std::size_t n, clock::time_point deadline) {
   if (!pending_read_) {
     pending_read_.emplace(spawn_blocking([fd = fd_.get(), n, name = name_] {
       std::string data(std::min(n, chunk_size), '\0');
@@ -177,45 +179,33 @@ std::size_t FdStream::read_offloaded(char* out, std::size_t n, clock::time_point
       return data;
     }));
   }
-  // An earlier job may have read more than n (it was sized for another call): the surplus
-  // goes to the buffer.
+  // An earlier job may have read more than n (it was sized for another call): all of it goes
+  // to the buffer.
   auto got = settle(pending_read_, deadline);
   if (!got) {
     throw_timed_out("read", name_);
   }
-  const std::size_t k = std::min(n, got->size());
-  std::memcpy(out, got->data(), k);
-  if (k < got->size()) {
-    compact();
-    buf_.insert(pos_, got->data() + k, got->size() - k);
-  }
-  return k;
+  buf_.append(got->data(), got->size());
+  return got->size();
 }
 
-void FdStream::compact() noexcept {
-  if (pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
-  }
-}
-
-bool FdStream::fill(clock::time_point deadline) {
-  compact();
-  if (pos_ > 0 && pos_ >= buf_.size() / 2) {
-    buf_.erase(0, pos_);
-    pos_ = 0;
-  }
-  const std::size_t old = buf_.size();
-  buf_.resize(old + chunk_size);
-  std::size_t got = 0;
+bool FdStream::fill(clock::time_point deadline, std::size_t most) {
+  // As much again as the buffer holds: a line that needs room grows it geometrically.
+  const std::size_t want = std::min(most, std::max(ReadBuffer::initial_capacity, buf_.size()));
+  char* room = buf_.prepare(want);
+  std::optional<std::size_t> got;
   try {
-    got = read_raw(buf_.data() + old, chunk_size, deadline);
+    got = read_polled(room, std::min(most, buf_.room()), deadline);
   } catch (...) {
-    buf_.resize(std::min(old, buf_.size()));  // close() may have emptied it meanwhile
+    buf_.commit(0);  // gives back a block allocated for this read (or emptied by close())
     throw;
   }
-  buf_.resize(old + got);
-  return got > 0;
+  if (got) {
+    buf_.commit(*got);
+    return *got > 0;
+  }
+  buf_.commit(0);
+  return read_offloaded(want, deadline) > 0;
 }
 
 std::size_t FdStream::read_some(char* out, std::size_t n, clock::time_point deadline) {
@@ -223,14 +213,18 @@ std::size_t FdStream::read_some(char* out, std::size_t n, clock::time_point dead
   if (n == 0) {
     return 0;
   }
-  if (buffered() > 0) {
-    const std::size_t k = std::min(n, buffered());
-    std::memcpy(out, buf_.data() + pos_, k);
-    pos_ += k;
-    compact();
-    return k;
+  if (buf_.empty()) {
+    if (auto got = read_polled(out, n, deadline)) {
+      return *got;
+    }
+    read_offloaded(n, deadline);
   }
-  return read_raw(out, n, deadline);
+  const std::size_t k = std::min(n, buf_.size());
+  if (k > 0) {
+    std::memcpy(out, buf_.data(), k);
+    buf_.consume(k);
+  }
+  return k;
 }
 
 std::size_t FdStream::read_exact(char* out, std::size_t n, clock::time_point deadline) {
@@ -245,7 +239,7 @@ std::size_t FdStream::read_exact(char* out, std::size_t n, clock::time_point dea
     }
   } catch (...) {
     // Invariant 1: the bytes already copied out go back in front of the buffer.
-    buf_.insert(pos_, out, done);
+    buf_.prepend(out, done);
     throw;
   }
   return done;
@@ -257,43 +251,70 @@ std::string FdStream::read_chunk(std::size_t n, clock::time_point deadline) {
   return out;
 }
 
+void FdStream::set_max_line_length(std::size_t n, std::string_view who) {
+  if (n == 0) {
+    throw std::invalid_argument(std::string(who) +
+                                ": max line length 0 is invalid (it must be at least 1 byte)");
+  }
+  max_line_ = n;
+}
+
+bool FdStream::line_too_long(std::size_t n, char last) const noexcept {
+  // n bytes without "\n": too long unless they are max_line_ bytes and a "\r" that may turn
+  // out to be the start of "\r\n".
+  return n > max_line_ && (n - 1 != max_line_ || last != '\r');
+}
+
+void FdStream::throw_line_too_long() const {
+  throw_errno_value(EMSGSIZE, "read_line",
+                    name_ + ": line longer than max_line_length " + std::to_string(max_line_) +
+                        " bytes (its bytes stay buffered for read)");
+}
+
 std::optional<std::string> FdStream::read_line(clock::time_point deadline) {
   check_open("read_line");
-  std::size_t scanned = pos_;
+  std::size_t scanned = 0;
   for (;;) {
-    const auto nl = buf_.find('\n', scanned);
-    if (nl != std::string::npos) {
-      std::size_t end = nl;
-      if (end > pos_ && buf_[end - 1] == '\r') {
+    const std::size_t held = buf_.size();
+    const char* p = buf_.data();
+    const void* nl = held > scanned ? std::memchr(p + scanned, '\n', held - scanned) : nullptr;
+    if (nl != nullptr) {
+      const std::size_t next = static_cast<std::size_t>(static_cast<const char*>(nl) - p) + 1;
+      std::size_t end = next - 1;
+      if (end > 0 && p[end - 1] == '\r') {
         --end;
       }
-      std::string line = buf_.substr(pos_, end - pos_);
-      pos_ = nl + 1;
-      compact();
+      if (end > max_line_) {
+        throw_line_too_long();  // bytes an unbounded read (a disk chunk) buffered at once
+      }
+      std::string line(p, end);
+      buf_.consume(next);
       return line;
     }
-    const std::size_t seen = buf_.size() - pos_;
-    if (!fill(deadline)) {
-      if (buffered() == 0) {
+    scanned = held;
+    if (held > 0 && line_too_long(held, p[held - 1])) {
+      throw_line_too_long();
+    }
+    // Read no further than it takes to decide: max_line_ bytes and "\r\n".
+    const std::size_t most =
+        held > max_line_ ? 1 : (max_line_ - held > SIZE_MAX - 2 ? SIZE_MAX : max_line_ - held + 2);
+    if (!fill(deadline, most)) {
+      if (buf_.empty()) {
         return std::nullopt;
       }
-      std::string line = buf_.substr(pos_);
-      pos_ = buf_.size();
-      compact();
-      return line;
+      if (buf_.size() > max_line_) {
+        throw_line_too_long();
+      }
+      return buf_.take(buf_.size());
     }
-    scanned = pos_ + seen;  // fill() may have moved the unread bytes to the front
   }
 }
 
 std::string FdStream::read_all(clock::time_point deadline) {
   check_open("read_all");
-  while (fill(deadline)) {
+  while (fill(deadline, SIZE_MAX)) {
   }
-  std::string out = buf_.substr(pos_);
-  buf_.clear();
-  pos_ = 0;
-  return out;
+  return buf_.take(buf_.size());
 }
 
 void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {

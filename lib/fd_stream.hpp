@@ -12,17 +12,24 @@
 //     that refuse epoll, found on first use): every syscall runs on the blocking pool
 //     (blocking.hpp), so the scheduler thread never waits for a disk.
 //
-// Invariants: (1) unread bytes are buf_[pos_, buf_.size()); a read that times out or is
-// cancelled leaves everything it received there, so no byte is lost and the stream stays
-// usable; (2) in offload mode at most one read and one write job are in flight; a job a
-// deadline left running is kept (pending_read_/pending_write_) and settled by the next call
-// of the same kind, or by close(), before the fd is touched again: offloaded I/O keeps its
-// order and a job never outlives the fd; (3) writes never raise SIGPIPE: sockets use
-// MSG_NOSIGNAL, other fds block SIGPIPE in the writing thread around the write and consume
-// the one it caused, so EPIPE arrives as std::system_error.
+// The read buffer (read_buffer.hpp) exists only while it holds unread bytes: it starts at
+// 4 KiB when a read needs one, grows only while read_line needs room for one line (as much
+// again as it holds, never past max_line_length + 2 bytes for "\r\n") or read_all needs room,
+// and is freed when drained. read_line reads no further than it takes to find the end of a line
+// or to tell it is too long; bytes past that stay in the kernel.
+//
+// Invariants: (1) unread bytes are buf_'s; a read that times out or is cancelled, or a line
+// that is too long, leaves everything received there, so no byte is lost and the stream stays
+// usable; a drained buffer owns no memory; (2) in offload mode at most one read and one write
+// job are in flight; a job a deadline left running is kept (pending_read_/pending_write_) and
+// settled by the next call of the same kind, or by close(), before the fd is touched again:
+// offloaded I/O keeps its order and a job never outlives the fd; (3) writes never raise SIGPIPE:
+// sockets use MSG_NOSIGNAL, other fds block SIGPIPE in the writing thread around the write and
+// consume the one it caused, so EPIPE arrives as std::system_error.
 //
 // Errors: std::system_error "gofer: <op> <name>: <strerror>"; a deadline passing gives
-// errc::timed_out; request_stop() gives gofer::cancelled. EOF is not an error.
+// errc::timed_out; a line longer than max_line_length() gives errc::message_size;
+// request_stop() gives gofer::cancelled. EOF is not an error.
 // Thread-safety: one reading and one writing task may use an FdStream at once (read_* touch
 // the buffer and pending_read_, write_all only pending_write_; both park on the fd through
 // wait_fd, which serves both interests at once); otherwise one task at a time. It may move
@@ -42,8 +49,13 @@
 
 #include "fd.hpp"
 #include "poller.hpp"
+#include "read_buffer.hpp"
 
 namespace gofer::detail {
+
+// default_max_line_length: read_line's limit unless set otherwise (64 KiB, as Go's
+// bufio.Scanner).
+inline constexpr std::size_t default_max_line_length = 64 * 1024;
 
 class FdStream {
  public:
@@ -62,7 +74,14 @@ class FdStream {
   io_mode mode() const noexcept { return mode_; }
   bool is_open() const noexcept { return static_cast<bool>(fd_); }
   // buffered: bytes received but not yet returned to the caller.
-  std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+  std::size_t buffered() const noexcept { return buf_.size(); }
+  // buffer_capacity: the bytes the read buffer holds memory for (0 when drained).
+  std::size_t buffer_capacity() const noexcept { return buf_.capacity(); }
+  // max_line_length / set_max_line_length: the longest line read_line returns, in bytes
+  // without the "\n" or "\r\n". set_max_line_length throws std::invalid_argument for 0,
+  // naming `who`.
+  std::size_t max_line_length() const noexcept { return max_line_; }
+  void set_max_line_length(std::size_t n, std::string_view who);
 
   // read_some: up to n bytes (the buffer first, else one read); 0 only at EOF or for n == 0.
   std::size_t read_some(char* out, std::size_t n, clock::time_point deadline);
@@ -71,7 +90,9 @@ class FdStream {
   // read_chunk: what one read gives, at most n bytes; empty at EOF.
   std::string read_chunk(std::size_t n, clock::time_point deadline);
   // read_line: the next line without its "\n" or "\r\n"; the last line may lack one;
-  // nullopt at EOF.
+  // nullopt at EOF. A line longer than max_line_length() throws errc::message_size and stays
+  // buffered; read_line buffers at most max_line_length() + 2 bytes (on a disk file, plus
+  // one 64 KiB read).
   std::optional<std::string> read_line(clock::time_point deadline);
   // read_all: everything up to EOF.
   std::string read_all(clock::time_point deadline);
@@ -83,23 +104,30 @@ class FdStream {
   void check_open(std::string_view op) const;
 
  private:
-  // fill: appends at least one byte to buf_; false at EOF.
-  bool fill(clock::time_point deadline);
-  // read_raw: one read into out, waiting as the mode says; 0 at EOF.
-  std::size_t read_raw(char* out, std::size_t n, clock::time_point deadline);
-  std::size_t read_offloaded(char* out, std::size_t n, clock::time_point deadline);
+  // fill: appends between 1 and `most` (>= 1) bytes to buf_ (an offloaded read may add up
+  // to 64 KiB), growing it by at most as much as it holds; false at EOF.
+  bool fill(clock::time_point deadline, std::size_t most);
+  // read_polled: one read of at most n bytes into out, waiting as the mode says; 0 at EOF;
+  // nullopt when the stream is (or has just switched to) offload mode: nothing was read and
+  // the caller must use read_offloaded.
+  std::optional<std::size_t> read_polled(char* out, std::size_t n, clock::time_point deadline);
+  // read_offloaded: one read on the blocking pool (at most n bytes, unless a job an earlier
+  // call started was larger), appended to buf_; returns how many, 0 at EOF.
+  std::size_t read_offloaded(std::size_t n, clock::time_point deadline);
+  // line_too_long: n buffered bytes without "\n", the last one `last`, exceed max_line_.
+  bool line_too_long(std::size_t n, char last) const noexcept;
+  [[noreturn]] void throw_line_too_long() const;
   void write_offloaded(std::string_view bytes, clock::time_point deadline);
   // await_fd: parks until fd is ready for `interest`; throws timed_out at the deadline.
   // Returns false when the fd cannot be polled (the stream then switched to offload mode).
   bool await_fd(Interest interest, clock::time_point deadline, std::string_view op);
-  void compact() noexcept;
 
   UniqueFd fd_;
   std::string name_;
   io_mode mode_ = io_mode::nonblocking;
   bool socket_ = false;
-  std::string buf_;
-  std::size_t pos_ = 0;
+  ReadBuffer buf_;
+  std::size_t max_line_ = default_max_line_length;
   std::optional<Task<std::string>> pending_read_;
   std::optional<Task<void>> pending_write_;
 };

@@ -15,6 +15,8 @@
 
 namespace gofer {
 
+static_assert(File::default_max_line_length == detail::default_max_line_length);
+
 namespace {
 
 int open_flags(open_mode mode) {
@@ -124,6 +126,12 @@ std::string File::read_all() {
 }
 std::string File::read_all(std::chrono::nanoseconds timeout) {
   return stream("read_all").read_all(after(timeout));
+}
+std::size_t File::max_line_length() const {
+  return stream("max_line_length").max_line_length();
+}
+void File::set_max_line_length(std::size_t n) {
+  stream("set_max_line_length").set_max_line_length(n, "gofer::File::set_max_line_length");
 }
 void File::write(std::string_view bytes) {
   stream("write").write_all(bytes, detail::no_deadline);

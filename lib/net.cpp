@@ -12,6 +12,7 @@
 // (3) an Impl outlives close(): it keeps the name for the EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -34,6 +36,8 @@
 
 namespace gofer {
 
+static_assert(TcpStream::default_max_line_length == detail::default_max_line_length);
+
 using detail::after;
 using detail::clock;
 using detail::close_fd;
@@ -42,6 +46,25 @@ using detail::native;
 using detail::open_socket;
 
 namespace {
+
+// max_backlog: the kernel's limit on a listen backlog, read once, as Go's maxListenerBacklog:
+// /proc/sys/net/core/somaxconn, or SOMAXCONN when it cannot be read or says 0; at most 65535,
+// which kernels before 4.1 stored in 16 bits.
+int max_backlog() noexcept {
+  static const int max = [] {
+    long n = 0;
+    const int fd = ::open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char text[32] = {};
+      if (::read(fd, text, sizeof text - 1) > 0) {
+        n = std::strtol(text, nullptr, 10);
+      }
+      ::close(fd);
+    }
+    return n > 0 ? static_cast<int>(std::min(n, 65535L)) : SOMAXCONN;
+  }();
+  return max;
+}
 
 void set_nodelay_on(int fd, bool on) noexcept {
   const int v = on ? 1 : 0;
@@ -171,6 +194,13 @@ std::string TcpStream::read_chunk(std::size_t n) {
 std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
   return impl("read_chunk").stream.read_chunk(n, after(timeout));
 }
+std::size_t TcpStream::max_line_length() const {
+  return impl("max_line_length").stream.max_line_length();
+}
+void TcpStream::set_max_line_length(std::size_t n) {
+  impl("set_max_line_length")
+      .stream.set_max_line_length(n, "gofer::TcpStream::set_max_line_length");
+}
 void TcpStream::write(std::string_view bytes) {
   impl("write").stream.write_all(bytes, detail::no_deadline);
 }
@@ -280,9 +310,10 @@ TcpListener::TcpListener(TcpListener&&) noexcept = default;
 TcpListener& TcpListener::operator=(TcpListener&&) noexcept = default;
 TcpListener::~TcpListener() = default;
 
-TcpListener TcpListener::bind(const std::string& host, std::uint16_t port, int backlog) {
-  if (backlog < 0) {
-    throw std::invalid_argument("gofer::TcpListener::bind: backlog " + std::to_string(backlog) +
+TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
+                              std::optional<int> backlog) {
+  if (backlog && *backlog < 0) {
+    throw std::invalid_argument("gofer::TcpListener::bind: backlog " + std::to_string(*backlog) +
                                 " must be >= 0");
   }
   const std::string what = detail::host_port(host, port);
@@ -297,7 +328,7 @@ TcpListener TcpListener::bind(const std::string& host, std::uint16_t port, int b
   if (::bind(fd.get(), native(a), static_cast<socklen_t>(a.native_size())) != 0) {
     detail::throw_errno("bind", what);
   }
-  if (::listen(fd.get(), backlog) != 0) {
+  if (::listen(fd.get(), backlog.value_or(max_backlog())) != 0) {
     detail::throw_errno("listen", what);
   }
   TcpListener l;

@@ -18,6 +18,15 @@
 // shares with its parent (the terminal would be left non-blocking): they wait for readiness,
 // then read, or write at most 4 KiB, in one call the kernel completes at once.
 //
+// Memory and line length. The read buffer exists only while it holds unread bytes: it starts
+// at 4 KiB, grows (doubling) only while read_line() needs room for one line, and is freed once
+// drained, so an idle File costs no buffer. read_line() returns lines of at most
+// max_line_length() bytes (default_max_line_length, 64 KiB, as Go's bufio.Scanner; change it
+// with set_max_line_length()); past that it throws std::system_error with
+// std::errc::message_size ("gofer: read_line <path>: line longer than max_line_length 65536
+// bytes ...") having buffered at most the limit and "\r\n" (plus one 64 KiB read on a regular
+// file): no byte is lost, read() returns them next, in order. read_all() has no limit.
+//
 // Timeouts. Every blocking call has an overload taking a timeout; when it passes the call
 // throws std::system_error with std::errc::timed_out and the File stays usable: bytes read
 // before the timeout stay buffered for the next call (nothing is lost). A write that times
@@ -60,6 +69,9 @@ enum class open_mode {
 
 class File {
  public:
+  // default_max_line_length: read_line()'s limit on a new File (64 KiB).
+  static constexpr std::size_t default_max_line_length = 64 * 1024;
+
   // open: opens path, on the blocking pool (opening a FIFO waits for its other end; that wait
   // cannot be cancelled). Throws std::system_error ("gofer: open <path>: <reason>").
   static File open(const std::string& path, open_mode mode = open_mode::read);
@@ -88,9 +100,15 @@ class File {
   // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at end of file.
   std::string read_chunk(std::size_t n = 64 * 1024);
   std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
-  // read_line: the next line without "\n" (or "\r\n"); nullopt at end of file.
+  // read_line: the next line without "\n" (or "\r\n"); nullopt at end of file. A line longer
+  // than max_line_length() throws std::system_error(errc::message_size) and stays buffered.
   std::optional<std::string> read_line();
   std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
+  // max_line_length / set_max_line_length: read_line()'s limit in bytes, not counting the
+  // "\n" or "\r\n" (default_max_line_length). set_max_line_length throws
+  // std::invalid_argument for 0, std::system_error(EBADF) on an empty or moved-from File.
+  std::size_t max_line_length() const;
+  void set_max_line_length(std::size_t n);
   // read_all: everything up to end of file.
   std::string read_all();
   std::string read_all(std::chrono::nanoseconds timeout);

@@ -27,6 +27,15 @@
 // lost); a write that timed out may have sent a prefix. request_stop() on the task makes a
 // parked call throw gofer::cancelled. The timeout of connect() covers name resolution and every
 // address tried.
+// Memory and line length. A TcpStream's read buffer exists only while it holds unread bytes: it
+// starts at 4 KiB, grows (doubling) only while read_line() needs room for one line, and is freed
+// once drained, so an idle connection costs no buffer. read_line() returns lines of at most
+// max_line_length() bytes (default_max_line_length, 64 KiB, as Go's bufio.Scanner; change it
+// per stream with set_max_line_length()); past that it throws std::system_error with
+// std::errc::message_size ("gofer: read_line 127.0.0.1:5000: line longer than max_line_length
+// 65536 bytes ...") having buffered at most the limit and "\r\n", so a peer that never sends
+// a newline cannot grow the process; no byte is lost: read() returns them next, in order.
+//
 // Errors: std::system_error naming the operation and the peer ("gofer: connect 127.0.0.1:9:
 // Connection refused"). A name that does not resolve gives an error of resolve_category()
 // ("gofer: connect no.such.host.invalid:80: lookup failed: Name or service not known"). A peer
@@ -102,6 +111,9 @@ enum class shutdown_how {
 // byte). Connected and accepted streams have TCP_NODELAY set, as in Go.
 class TcpStream {
  public:
+  // default_max_line_length: read_line()'s limit on a new stream (64 KiB).
+  static constexpr std::size_t default_max_line_length = 64 * 1024;
+
   // connect: opens a connection to host:port, trying each address the host resolves to in
   // turn. Throws std::system_error naming host:port: the last address's error (e.g.
   // ECONNREFUSED), a resolution error (resolve_category()), or errc::timed_out.
@@ -131,9 +143,15 @@ class TcpStream {
   std::size_t read_exact(std::span<char> buf);
   std::size_t read_exact(std::span<char> buf, std::chrono::nanoseconds timeout);
   // read_line: the next line without "\n" (or "\r\n"); the last line may lack one; nullopt at
-  // EOF.
+  // EOF. A line longer than max_line_length() throws std::system_error(errc::message_size)
+  // naming the peer and the limit; its bytes stay buffered for read().
   std::optional<std::string> read_line();
   std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
+  // max_line_length / set_max_line_length: read_line()'s limit in bytes, not counting the
+  // "\n" or "\r\n" (default_max_line_length). set_max_line_length throws
+  // std::invalid_argument for 0, std::system_error(EBADF) on an empty or moved-from stream.
+  std::size_t max_line_length() const;
+  void set_max_line_length(std::size_t n);
   // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at EOF.
   std::string read_chunk(std::size_t n = 64 * 1024);
   std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
@@ -166,10 +184,14 @@ class TcpListener {
  public:
   // bind: listens on host:port with SO_REUSEADDR. port 0 picks a free port (see
   // local_port()). host "" or "0.0.0.0" is every IPv4 interface, "::" every IPv6 and (Linux's
-  // default) IPv4 interface; a name binds to the first address it resolves to. backlog: the
-  // accept queue length (capped by the kernel's somaxconn). Throws std::system_error
-  // ("gofer: bind 127.0.0.1:80: Permission denied").
-  static TcpListener bind(const std::string& host, std::uint16_t port, int backlog = 128);
+  // default) IPv4 interface; a name binds to the first address it resolves to. backlog: how
+  // many connections the kernel completes and queues before they are accepted; by default
+  // (nullopt) the system maximum, as in Go: /proc/sys/net/core/somaxconn (SOMAXCONN if it
+  // cannot be read), so a burst of connects is queued rather than made to wait out a 1 s SYN
+  // retry. An explicit backlog is capped by somaxconn too. Throws std::invalid_argument for a
+  // negative backlog, std::system_error ("gofer: bind 127.0.0.1:80: Permission denied").
+  static TcpListener bind(const std::string& host, std::uint16_t port,
+                          std::optional<int> backlog = std::nullopt);
 
   TcpListener() noexcept;
   TcpListener(TcpListener&&) noexcept;
