@@ -1303,3 +1303,73 @@ TEST(Chan, PingPongWithoutIdleSpin) {
   EXPECT_GT(done, 0);
   RecordProperty("round_trips", done);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Who owns a value whose send failed.
+
+TEST(Chan, FailedSendOnClosedChannelLeavesTheValueWithTheCaller) {
+  Watchdog dog;
+  using P = std::unique_ptr<int>;
+  for (Kind k : {Kind::rendezvous, Kind::bounded, Kind::unbounded}) {
+    SCOPED_TRACE(kind_name(k));
+    auto ch = make_chan<P>(k, 2);
+    ch.close();
+    P p = std::make_unique<int>(7);
+    EXPECT_FALSE(ch.send(std::move(p)));
+    ASSERT_NE(p, nullptr) << "send on a closed channel moved from its rvalue argument";
+    EXPECT_EQ(*p, 7);
+    EXPECT_EQ(ch.send_for(p, 10s), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.send_until(p, std::chrono::steady_clock::now() + 10s), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.try_send(p), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.try_send(std::move(p)), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(*p, 7);
+    EXPECT_EQ(ch.size(), 0u) << "a failed send must not buffer its value";
+  }
+  // A sender parked on a rendezvous when the channel closes gets its value back.
+  gofer::Chan<P> rv;
+  auto parked = gofer::go([rv]() mutable {
+    P p = std::make_unique<int>(9);
+    const bool sent = rv.send(std::move(p));
+    return !sent && p != nullptr && *p == 9;
+  });
+  gofer::yield();  // the sender parks
+  EXPECT_FALSE(parked.done());
+  rv.close();
+  EXPECT_TRUE(parked.wait()) << "a sender parked at close lost its value";
+  // Success still moves: the value is the channel's now.
+  gofer::Chan<P> open(1);
+  P q = std::make_unique<int>(11);
+  EXPECT_TRUE(open.send(std::move(q)));
+  EXPECT_EQ(q, nullptr);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  auto got = open.recv();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(**got, 11);
+}
+
+TEST(Chan, SendOfCopyableLvalueLeavesTheCallersObject) {
+  Watchdog dog;
+  const std::string text = "a string long enough to live on the heap, not in the SSO buffer";
+  for (Kind k : {Kind::rendezvous, Kind::bounded, Kind::unbounded}) {
+    SCOPED_TRACE(kind_name(k));
+    auto ch = make_chan<std::string>(k, 2);
+    auto receiver = gofer::go([ch]() mutable { return ch.recv().value_or(""); });
+    std::string s = text;
+    EXPECT_TRUE(ch.send(s));  // a rendezvous: this plain thread runs the receiver meanwhile
+    EXPECT_EQ(s, text) << "send(const T&) must copy, not move";
+    EXPECT_EQ(receiver.wait(), text);
+    const std::string c = text;
+    if (k != Kind::rendezvous) {
+      EXPECT_TRUE(ch.send(c));
+      EXPECT_EQ(ch.recv(), text);
+    }
+    ch.close();
+    EXPECT_FALSE(ch.send(s));
+    EXPECT_EQ(s, text);
+    EXPECT_FALSE(ch.send(c));
+    EXPECT_EQ(ch.size(), 0u);
+  }
+}
