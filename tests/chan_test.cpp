@@ -510,7 +510,7 @@ TEST(Chan, RangeForEndsAtCloseAndDrain) {
     auto ch = make_chan<int>(k, 8);
     auto producer = gofer::go([ch]() mutable {
       for (int i = 0; i < 100; ++i) {
-        ch.send(i);
+        EXPECT_TRUE(ch.send(i));
       }
       ch.close();
     });
@@ -632,7 +632,7 @@ TEST(Chan, TaskWakesParkedPlainThreadBothDirections) {
       if (v % 16 == 0) {
         gofer::sleep_for(1ms);  // the plain thread is surely parked by now
       }
-      pong.send(v + 1);
+      EXPECT_TRUE(pong.send(v + 1));
     }
     pong.close();
   });
@@ -751,7 +751,7 @@ TEST(Chan, MovedFromChanThrowsLogicError) {
   gofer::Chan<int> a(2);
   gofer::Chan<int> b = std::move(a);
   // NOLINTBEGIN(bugprone-use-after-move): testing exactly that
-  EXPECT_THROW(a.send(1), std::logic_error);
+  EXPECT_THROW((void)a.send(1), std::logic_error);
   EXPECT_THROW((void)a.recv(), std::logic_error);
   int v = 1;
   EXPECT_THROW((void)a.try_send(v), std::logic_error);
@@ -762,7 +762,7 @@ TEST(Chan, MovedFromChanThrowsLogicError) {
   EXPECT_THROW((void)a.closed(), std::logic_error);
   EXPECT_THROW((void)a.size(), std::logic_error);
   try {
-    a.send(1);
+    (void)a.send(1);  // throws: a was moved from
   } catch (const std::logic_error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("gofer: ", 0), 0u) << e.what();
   }
@@ -800,8 +800,8 @@ TEST(Chan, ChannelOutlivesCreatorsHandle) {
     }
     return all;
   });
-  ch->send("a");
-  ch->send("b");
+  EXPECT_TRUE(ch->send("a"));
+  EXPECT_TRUE(ch->send("b"));
   ch->close();
   ch.reset();  // the task's copy keeps the channel and its buffered values alive
   EXPECT_EQ(consumer.wait(), "ab");
@@ -1171,7 +1171,7 @@ TEST(Chan, PingPongAcrossRuntimeThreads) {
   auto server = rt.go_on(1, [ping, pong]() mutable {
     int n = 0;
     for (int v : ping) {
-      pong.send(v + 1);
+      EXPECT_TRUE(pong.send(v + 1));
       ++n;
     }
     return n;
@@ -1184,7 +1184,7 @@ TEST(Chan, PingPongAcrossRuntimeThreads) {
   auto client = rt.go_on(0, [ping, pong, trips, budget]() mutable {
     Result r;
     for (; r.done < trips && budget.left(); ++r.done) {
-      ping.send(r.done);
+      EXPECT_TRUE(ping.send(r.done));
       auto v = pong.recv();
       if (!v || *v != r.done + 1) {
         ++r.bad;
@@ -1285,13 +1285,13 @@ TEST(Chan, PingPongWithoutIdleSpin) {
   gofer::Chan<int> pong(1);
   auto server = rt.go_on(1, [ping, pong]() mutable {
     for (int v : ping) {
-      pong.send(v * 3);
+      EXPECT_TRUE(pong.send(v * 3));
     }
   });
   int bad = 0;
   int done = 0;
   for (; done < trips && budget.left(); ++done) {  // this plain thread is the client
-    ping.send(done);
+    EXPECT_TRUE(ping.send(done));
     auto v = pong.recv();
     if (!v || *v != 3 * done) {
       ++bad;

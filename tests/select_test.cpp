@@ -412,7 +412,7 @@ TEST(Select, PlainThreadSelectWokenByTask) {
       if (i % 8 == 0) {
         gofer::sleep_for(1ms);
       }
-      (i % 2 == 0 ? a : b).send(i);
+      EXPECT_TRUE((i % 2 == 0 ? a : b).send(i));
     }
   });
   std::thread selector([a, b] {
@@ -597,17 +597,17 @@ TEST(Select, FairnessInATaskOnAnotherThread) {
     constexpr int n = 10'000;
     gofer::Chan<int> a(1);
     gofer::Chan<int> b(1);
-    a.send(0);
-    b.send(0);
+    EXPECT_TRUE(a.send(0));
+    EXPECT_TRUE(b.send(0));
     int first = 0;
     for (int i = 0; i < n; ++i) {
       // Both stay ready: the fired case puts its value straight back.
       gofer::select(on_recv(a,
                             [&](std::optional<int> v) {
                               ++first;
-                              a.send(*v);
+                              EXPECT_TRUE(a.send(*v));
                             }),
-                    on_recv(b, [&](std::optional<int> v) { b.send(*v); }));
+                    on_recv(b, [&](std::optional<int> v) { EXPECT_TRUE(b.send(*v)); }));
     }
     return first;
   });

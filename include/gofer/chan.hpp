@@ -37,6 +37,10 @@
 // lvalue and move from it on ok. select's on_send differs: it takes its value when the case is
 // built (see select.hpp).
 //
+// Results. send's bool and the chan_status of try_send, try_recv, send_for/send_until and
+// recv_for/recv_until are [[nodiscard]]: dropping one hides a closed channel, a full or empty
+// one, or a timeout, and with it a value that was not sent or not received.
+//
 // Hot path: no heap allocation per message on rendezvous and bounded channels (the buffer is
 // allocated once); an unbounded channel doubles its buffer when full.
 #pragma once
@@ -74,9 +78,11 @@ class Chan {
   // (not moved from), so an rvalue argument can still be used: `if (!ch.send(std::move(p)))`
   // keeps p. If send throws (gofer::cancelled, or std::bad_alloc growing an unbounded buffer),
   // v is untouched too.
-  bool send(T&& v) { return state().send(v, detail::no_deadline, true) == chan_status::ok; }
+  [[nodiscard]] bool send(T&& v) {
+    return state().send(v, detail::no_deadline, true) == chan_status::ok;
+  }
   // send(const T&): sends a copy of v (copyable T only); the caller's object is never touched.
-  bool send(const T& v) requires std::copy_constructible<T> {
+  [[nodiscard]] bool send(const T& v) requires std::copy_constructible<T> {
     T copy(v);
     return send(std::move(copy));
   }
@@ -90,10 +96,10 @@ class Chan {
   // try_send: never blocks; ok (v moved from), full or closed (v untouched). The lvalue
   // overload takes a non-const T& and moves from it on ok; to keep the caller's object, pass a
   // copy (`ch.try_send(T(v))`).
-  chan_status try_send(T& v) { return state().send(v, detail::no_deadline, false); }
-  chan_status try_send(T&& v) { return try_send(v); }
+  [[nodiscard]] chan_status try_send(T& v) { return state().send(v, detail::no_deadline, false); }
+  [[nodiscard]] chan_status try_send(T&& v) { return try_send(v); }
   // try_recv: never blocks; ok (out assigned), empty or closed (out untouched).
-  chan_status try_recv(T& out) {
+  [[nodiscard]] chan_status try_recv(T& out) {
     std::optional<T> got;
     const chan_status st = state().recv(got, detail::no_deadline, false);
     if (st == chan_status::ok) {
@@ -106,19 +112,19 @@ class Chan {
   // untouched). ok means sent (v moved from); closed means the channel is closed (v
   // untouched).
   template <class Rep, class Period>
-  chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
     return send_until(v, detail::deadline_after(timeout));
   }
-  chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
+  [[nodiscard]] chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
     return state().send(v, deadline, true);
   }
   // recv_for / recv_until: as recv, but give up at the deadline (chan_status::timeout); out is
   // assigned only on ok.
   template <class Rep, class Period>
-  chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
     return recv_until(out, detail::deadline_after(timeout));
   }
-  chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
+  [[nodiscard]] chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
     std::optional<T> got;
     const chan_status st = state().recv(got, deadline, true);
     if (st == chan_status::ok) {
