@@ -208,10 +208,10 @@ void ThreadServerCore::serve(Chan<std::exception_ptr> started) {
     }
   } catch (...) {
     server_thread_.store(std::thread::id());
-    started.send(std::current_exception());
+    (void)started.send(std::current_exception());  // cannot fail: started is never closed
     return;
   }
-  started.send(nullptr);
+  (void)started.send(nullptr);  // cannot fail: started is never closed, and has room for one
 
   for (auto& env : inbox_) {
     if (dropping_.load()) {

@@ -25,13 +25,17 @@ int main() {
   gofer::Chan<long> squares(16);
   rt.go_on(0, [numbers]() mutable {
     for (int i = 1; i <= 100; ++i) {
-      numbers.send(i);
+      if (!numbers.send(i)) {
+        break;  // numbers is closed: nobody takes more
+      }
     }
     numbers.close();
   });
   rt.go_on(1, [numbers, squares]() mutable {
     for (int n : numbers) {  // until closed and drained
-      squares.send(static_cast<long>(n) * n);
+      if (!squares.send(static_cast<long>(n) * n)) {
+        break;  // squares is closed: nobody takes more
+      }
     }
     squares.close();
   });
@@ -45,7 +49,7 @@ int main() {
   gofer::Chan<std::string> slow;
   auto producer = rt.go([slow]() mutable {
     gofer::sleep_for(60ms);
-    slow.send("late but here");
+    return slow.send("late but here");  // true once main has taken it; false if slow closed
   });
   for (int round = 1; round <= 5; ++round) {
     bool got = false;
@@ -60,6 +64,6 @@ int main() {
       break;
     }
   }
-  producer.wait();
-  return total == 338350 ? 0 : 1;
+  const bool delivered = producer.wait();
+  return total == 338350 && delivered ? 0 : 1;
 }

@@ -77,7 +77,9 @@ int main() {
     });
     for (const char* p : {"/etc/hostname", "/etc/passwd", "/no/such/file", "/etc/os-release",
                           "/proc/self/status", "/etc/group"}) {
-      requests.send(p);
+      if (!requests.send(p)) {
+        break;  // requests is closed: no more are taken
+      }
     }
     requests.close();
     server.wait();

@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
     auto child = gofer::Process::spawn({"seq", "1", std::to_string(n)}, opts);
     long lines = 0;
     while (auto line = child.stdout().read_line()) {
-      numbers.send(std::stol(*line));
+      if (!numbers.send(std::stol(*line))) {
+        break;  // numbers is closed: nobody takes more
+      }
       ++lines;
     }
     numbers.close();
@@ -35,7 +37,9 @@ int main(int argc, char** argv) {
   for (int w = 0; w < 4; ++w) {
     workers.push_back(rt.go([numbers, squares]() mutable {
       for (long v : numbers) {
-        squares.send(v * v);
+        if (!squares.send(v * v)) {
+          return;  // squares is closed: nobody takes more
+        }
       }
     }));
   }

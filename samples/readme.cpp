@@ -9,13 +9,17 @@ int main() {
 
   rt.go([jobs]() mutable {  // a producer task
     for (int i = 1; i <= 10; ++i) {
-      jobs.send(i);  // parks this task (not its thread) while the buffer is full
+      if (!jobs.send(i)) {  // parks this task (not its thread) while the buffer is full
+        break;              // false: jobs is closed, nobody takes more
+      }
     }
     jobs.close();
   });
   rt.go([jobs, results]() mutable {  // a worker task
     for (int j : jobs) {             // until jobs is closed and drained
-      results.send(j * j);
+      if (!results.send(j * j)) {
+        break;
+      }
     }
     results.close();
   });

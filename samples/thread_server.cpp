@@ -67,7 +67,8 @@ int main() {
   backend.on<Resize>([&handled](Resize r) {
     ++handled;
     gofer::sleep_for(std::chrono::milliseconds(10 * (3 - r.id)));  // slow work, parks only this
-    r.reply_to.send(Resized{r.id, r.w * r.h});
+    // false only if the client closed reply_to: it wants no answer, so there is nothing to do.
+    (void)r.reply_to.send(Resized{r.id, r.w * r.h});
   });
   backend.on_start([] { std::printf("backend: started\n"); });
   backend.on_stop([] { std::printf("backend: stopping\n"); });

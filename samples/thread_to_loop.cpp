@@ -29,7 +29,9 @@ int main() {
       while (ticks.load() == seen) {  // wait for one more tick of the loop thread
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
-      chan.send(std::to_string(i));  // wakes the receiver's thread if it sleeps
+      if (!chan.send(std::to_string(i))) {  // wakes the receiver's thread if it sleeps
+        return;                             // chan is closed: stop producing
+      }
     }
     chan.close();
   });

@@ -50,14 +50,18 @@ int main() {
     workers.push_back(rt.go([jobs]() mutable {
       for (Job& job : jobs) {
         gofer::sleep_for(work_time);
-        job.done.send(job.idx);
+        if (!job.done.send(job.idx)) {
+          return;  // results is closed: nobody takes more
+        }
       }
     }));
   }
 
   // producer: main itself; send blocks this plain thread while the buffer is full.
   for (int idx = 0; idx < job_count; ++idx) {
-    jobs.send(Job{results, idx});
+    if (!jobs.send(Job{results, idx})) {
+      break;  // jobs was closed: the workers take no more
+    }
   }
   jobs.close();
 

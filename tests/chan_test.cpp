@@ -510,7 +510,7 @@ TEST(Chan, RangeForEndsAtCloseAndDrain) {
     auto ch = make_chan<int>(k, 8);
     auto producer = gofer::go([ch]() mutable {
       for (int i = 0; i < 100; ++i) {
-        ch.send(i);
+        EXPECT_TRUE(ch.send(i));
       }
       ch.close();
     });
@@ -632,7 +632,7 @@ TEST(Chan, TaskWakesParkedPlainThreadBothDirections) {
       if (v % 16 == 0) {
         gofer::sleep_for(1ms);  // the plain thread is surely parked by now
       }
-      pong.send(v + 1);
+      EXPECT_TRUE(pong.send(v + 1));
     }
     pong.close();
   });
@@ -751,7 +751,7 @@ TEST(Chan, MovedFromChanThrowsLogicError) {
   gofer::Chan<int> a(2);
   gofer::Chan<int> b = std::move(a);
   // NOLINTBEGIN(bugprone-use-after-move): testing exactly that
-  EXPECT_THROW(a.send(1), std::logic_error);
+  EXPECT_THROW((void)a.send(1), std::logic_error);
   EXPECT_THROW((void)a.recv(), std::logic_error);
   int v = 1;
   EXPECT_THROW((void)a.try_send(v), std::logic_error);
@@ -762,7 +762,7 @@ TEST(Chan, MovedFromChanThrowsLogicError) {
   EXPECT_THROW((void)a.closed(), std::logic_error);
   EXPECT_THROW((void)a.size(), std::logic_error);
   try {
-    a.send(1);
+    (void)a.send(1);  // throws: a was moved from
   } catch (const std::logic_error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("gofer: ", 0), 0u) << e.what();
   }
@@ -800,8 +800,8 @@ TEST(Chan, ChannelOutlivesCreatorsHandle) {
     }
     return all;
   });
-  ch->send("a");
-  ch->send("b");
+  EXPECT_TRUE(ch->send("a"));
+  EXPECT_TRUE(ch->send("b"));
   ch->close();
   ch.reset();  // the task's copy keeps the channel and its buffered values alive
   EXPECT_EQ(consumer.wait(), "ab");
@@ -1171,7 +1171,7 @@ TEST(Chan, PingPongAcrossRuntimeThreads) {
   auto server = rt.go_on(1, [ping, pong]() mutable {
     int n = 0;
     for (int v : ping) {
-      pong.send(v + 1);
+      EXPECT_TRUE(pong.send(v + 1));
       ++n;
     }
     return n;
@@ -1184,7 +1184,7 @@ TEST(Chan, PingPongAcrossRuntimeThreads) {
   auto client = rt.go_on(0, [ping, pong, trips, budget]() mutable {
     Result r;
     for (; r.done < trips && budget.left(); ++r.done) {
-      ping.send(r.done);
+      EXPECT_TRUE(ping.send(r.done));
       auto v = pong.recv();
       if (!v || *v != r.done + 1) {
         ++r.bad;
@@ -1285,13 +1285,13 @@ TEST(Chan, PingPongWithoutIdleSpin) {
   gofer::Chan<int> pong(1);
   auto server = rt.go_on(1, [ping, pong]() mutable {
     for (int v : ping) {
-      pong.send(v * 3);
+      EXPECT_TRUE(pong.send(v * 3));
     }
   });
   int bad = 0;
   int done = 0;
   for (; done < trips && budget.left(); ++done) {  // this plain thread is the client
-    ping.send(done);
+    EXPECT_TRUE(ping.send(done));
     auto v = pong.recv();
     if (!v || *v != 3 * done) {
       ++bad;
@@ -1302,4 +1302,74 @@ TEST(Chan, PingPongWithoutIdleSpin) {
   EXPECT_EQ(bad, 0);
   EXPECT_GT(done, 0);
   RecordProperty("round_trips", done);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who owns a value whose send failed.
+
+TEST(Chan, FailedSendOnClosedChannelLeavesTheValueWithTheCaller) {
+  Watchdog dog;
+  using P = std::unique_ptr<int>;
+  for (Kind k : {Kind::rendezvous, Kind::bounded, Kind::unbounded}) {
+    SCOPED_TRACE(kind_name(k));
+    auto ch = make_chan<P>(k, 2);
+    ch.close();
+    P p = std::make_unique<int>(7);
+    EXPECT_FALSE(ch.send(std::move(p)));
+    ASSERT_NE(p, nullptr) << "send on a closed channel moved from its rvalue argument";
+    EXPECT_EQ(*p, 7);
+    EXPECT_EQ(ch.send_for(p, 10s), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.send_until(p, std::chrono::steady_clock::now() + 10s), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.try_send(p), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ch.try_send(std::move(p)), chan_status::closed);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(*p, 7);
+    EXPECT_EQ(ch.size(), 0u) << "a failed send must not buffer its value";
+  }
+  // A sender parked on a rendezvous when the channel closes gets its value back.
+  gofer::Chan<P> rv;
+  auto parked = gofer::go([rv]() mutable {
+    P p = std::make_unique<int>(9);
+    const bool sent = rv.send(std::move(p));
+    return !sent && p != nullptr && *p == 9;
+  });
+  gofer::yield();  // the sender parks
+  EXPECT_FALSE(parked.done());
+  rv.close();
+  EXPECT_TRUE(parked.wait()) << "a sender parked at close lost its value";
+  // Success still moves: the value is the channel's now.
+  gofer::Chan<P> open(1);
+  P q = std::make_unique<int>(11);
+  EXPECT_TRUE(open.send(std::move(q)));
+  EXPECT_EQ(q, nullptr);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  auto got = open.recv();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(**got, 11);
+}
+
+TEST(Chan, SendOfCopyableLvalueLeavesTheCallersObject) {
+  Watchdog dog;
+  const std::string text = "a string long enough to live on the heap, not in the SSO buffer";
+  for (Kind k : {Kind::rendezvous, Kind::bounded, Kind::unbounded}) {
+    SCOPED_TRACE(kind_name(k));
+    auto ch = make_chan<std::string>(k, 2);
+    auto receiver = gofer::go([ch]() mutable { return ch.recv().value_or(""); });
+    std::string s = text;
+    EXPECT_TRUE(ch.send(s));  // a rendezvous: this plain thread runs the receiver meanwhile
+    EXPECT_EQ(s, text) << "send(const T&) must copy, not move";
+    EXPECT_EQ(receiver.wait(), text);
+    const std::string c = text;
+    if (k != Kind::rendezvous) {
+      EXPECT_TRUE(ch.send(c));
+      EXPECT_EQ(ch.recv(), text);
+    }
+    ch.close();
+    EXPECT_FALSE(ch.send(s));
+    EXPECT_EQ(s, text);
+    EXPECT_FALSE(ch.send(c));
+    EXPECT_EQ(ch.size(), 0u);
+  }
 }

@@ -31,7 +31,7 @@ TEST_P(OnEveryPlacement, ChanManyToManyDeliversEveryValueOnce) {
     for (int p = 0; p < 4; ++p) {
       producers.push_back(spawn([ch, p, &producers_left]() mutable {
         for (std::int64_t i = p; i < messages; i += 4) {
-          ch.send(i);
+          EXPECT_TRUE(ch.send(i));
         }
         if (--producers_left == 0) {
           ch.close();
@@ -63,7 +63,7 @@ TEST_P(OnEveryPlacement, SelectFansInFromSeveralThreads) {
   gofer::Chan<int> done;
   auto feeder = [](gofer::Chan<int> ch, int n) {
     for (int i = 1; i <= n; ++i) {
-      ch.send(i);
+      EXPECT_TRUE(ch.send(i));
     }
     ch.close();
   };

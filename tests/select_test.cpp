@@ -412,7 +412,7 @@ TEST(Select, PlainThreadSelectWokenByTask) {
       if (i % 8 == 0) {
         gofer::sleep_for(1ms);
       }
-      (i % 2 == 0 ? a : b).send(i);
+      EXPECT_TRUE((i % 2 == 0 ? a : b).send(i));
     }
   });
   std::thread selector([a, b] {
@@ -597,17 +597,17 @@ TEST(Select, FairnessInATaskOnAnotherThread) {
     constexpr int n = 10'000;
     gofer::Chan<int> a(1);
     gofer::Chan<int> b(1);
-    a.send(0);
-    b.send(0);
+    EXPECT_TRUE(a.send(0));
+    EXPECT_TRUE(b.send(0));
     int first = 0;
     for (int i = 0; i < n; ++i) {
       // Both stay ready: the fired case puts its value straight back.
       gofer::select(on_recv(a,
                             [&](std::optional<int> v) {
                               ++first;
-                              a.send(*v);
+                              EXPECT_TRUE(a.send(*v));
                             }),
-                    on_recv(b, [&](std::optional<int> v) { b.send(*v); }));
+                    on_recv(b, [&](std::optional<int> v) { EXPECT_TRUE(b.send(*v)); }));
     }
     return first;
   });
@@ -985,4 +985,31 @@ TEST(Select, MovedFromChanThrowsLogicError) {
   // NOLINTEND(bugprone-use-after-move)
   EXPECT_TRUE(b.send(1));
   EXPECT_EQ(b.recv(), std::optional<int>(1));
+}
+
+TEST(Select, OnSendCopiesAnLvalueAndDropsAnUnsentRvalue) {
+  Watchdog dog;
+  // An lvalue is copied into the case: the caller's object is untouched, sent or not.
+  const std::string text = "a string long enough to live on the heap, not in the SSO buffer";
+  gofer::Chan<std::string> open(1);
+  std::string s = text;
+  bool sent = false;
+  EXPECT_EQ(gofer::select(on_send(open, s, [&](bool ok) { sent = ok; })), 0u);
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(s, text);
+  EXPECT_EQ(open.recv(), text);
+  open.close();
+  sent = true;
+  EXPECT_EQ(gofer::select(on_send(open, s, [&](bool ok) { sent = ok; })), 0u);
+  EXPECT_FALSE(sent);
+  EXPECT_EQ(s, text);
+  // An rvalue belongs to the case once it is built: unsent, it is destroyed with the case
+  // (unlike Chan::send, which leaves it with the caller).
+  auto owned = std::make_shared<int>(7);
+  gofer::Chan<std::shared_ptr<int>> closed(1);
+  closed.close();
+  std::shared_ptr<int> p = owned;
+  EXPECT_EQ(gofer::select(on_send(closed, std::move(p), [&](bool ok) { sent = ok; })), 0u);
+  EXPECT_FALSE(sent);
+  EXPECT_EQ(owned.use_count(), 1) << "the unsent value outlived its select";
 }

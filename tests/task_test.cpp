@@ -207,7 +207,7 @@ TEST(Task, WaitFromAnotherThreadParksOnlyTheWaiter) {
   auto waiter = rt.go_on(1, [&slow] { return slow.wait(); });
   auto other = rt.go_on(1, [] { return 5; });
   EXPECT_EQ(other.wait(), 5);
-  release.send(41);
+  EXPECT_TRUE(release.send(41));
   EXPECT_EQ(waiter.wait(), 42);
 }
 

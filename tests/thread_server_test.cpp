@@ -100,7 +100,7 @@ TEST(ThreadServer, BlockedHandlerDoesNotHoldUpLaterMessages) {
        gate.recv();  // parks this handler only
        finished.push_back(s.n);
      })
-      .on<Ping>([gate](Ping) mutable { gate.send(1); });
+      .on<Ping>([gate](Ping) mutable { EXPECT_TRUE(gate.send(1)); });
   srv.start();
   auto first = srv.request(Seq{0, 1});
   auto second = srv.request(Ping{});
@@ -282,7 +282,9 @@ TEST(ThreadServer, ServersTalkToEachOtherAndToMain) {
   adder.start();
   front.start();
   gofer::Chan<int> results = gofer::Chan<int>::unbounded();
-  std::thread plain([&front, results]() mutable { results.send(front.request(Add{1, 2}).wait()); });
+  std::thread plain([&front, results]() mutable {
+    EXPECT_TRUE(results.send(front.request(Add{1, 2}).wait()));
+  });
   EXPECT_EQ(front.request(Add{10, 20}).wait(), 60);
   EXPECT_EQ(results.recv(), 6);
   plain.join();

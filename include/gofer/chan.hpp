@@ -1,7 +1,12 @@
 // chan.hpp: Go-style channels.
 //
 //   gofer::Chan<int> ch(16);                      // bounded; Chan<int>() is a rendezvous
-//   gofer::go([ch]() mutable { for (int i = 0; i < 3; ++i) ch.send(i); ch.close(); });
+//   gofer::go([ch]() mutable {
+//     for (int i = 0; i < 3; ++i) {
+//       if (!ch.send(i)) return;                  // false: someone else closed the channel
+//     }
+//     ch.close();
+//   });
 //   for (int v : ch) { ... }                      // 0, 1, 2, then ends: closed and drained
 //
 // Kinds. Chan<T>() (capacity 0) is a rendezvous, as Go's unbuffered chan: send returns once a
@@ -19,15 +24,29 @@
 // while it would block. No lock is held while parked.
 //
 // Close (Go semantics). close() is idempotent. After it, sends fail (send returns false,
-// try_send/send_for return chan_status::closed, and the value stays with the caller);
-// receivers first drain what is buffered, then get nullopt / chan_status::closed; senders and
-// receivers parked at close wake with "closed". Nothing is lost or duplicated.
+// try_send/send_for/send_until return chan_status::closed, and the value stays with the
+// caller); receivers first drain what is buffered, then get nullopt / chan_status::closed;
+// senders and receivers parked at close wake with "closed". Nothing is lost or duplicated.
+//
+// Values. A send moves from its argument only when it succeeds: send(T&&) returning true,
+// try_send/send_for/send_until returning chan_status::ok. When it fails (closed; full for
+// try_send; timeout for send_for/send_until) or throws (gofer::cancelled, std::bad_alloc from
+// an unbounded buffer's growth), the argument is untouched, so a move-only value
+// (std::unique_ptr) is still the caller's to retry or dispose of. send(const T&) sends a copy
+// and never touches the caller's object; try_send(T&) and send_for/send_until take a non-const
+// lvalue and move from it on ok. select's on_send differs: it takes its value when the case is
+// built (see select.hpp).
+//
+// Results. send's bool and the chan_status of try_send, try_recv, send_for/send_until and
+// recv_for/recv_until are [[nodiscard]]: dropping one hides a closed channel, a full or empty
+// one, or a timeout, and with it a value that was not sent or not received.
 //
 // Hot path: no heap allocation per message on rendezvous and bounded channels (the buffer is
 // allocated once); an unbounded channel doubles its buffer when full.
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 #include <memory>
@@ -54,8 +73,19 @@ class Chan {
   // unbounded: a channel whose sends never block.
   static Chan unbounded() { return Chan(make(0, true)); }
 
-  // send: blocks until the value is taken (rendezvous) or buffered; false once closed.
-  bool send(T v) { return state().send(v, detail::no_deadline, true) == chan_status::ok; }
+  // send: blocks until the value is taken (rendezvous) or buffered; then returns true and v
+  // has been moved from. Returns false once the channel is closed, and v is left untouched
+  // (not moved from), so an rvalue argument can still be used: `if (!ch.send(std::move(p)))`
+  // keeps p. If send throws (gofer::cancelled, or std::bad_alloc growing an unbounded buffer),
+  // v is untouched too.
+  [[nodiscard]] bool send(T&& v) {
+    return state().send(v, detail::no_deadline, true) == chan_status::ok;
+  }
+  // send(const T&): sends a copy of v (copyable T only); the caller's object is never touched.
+  [[nodiscard]] bool send(const T& v) requires std::copy_constructible<T> {
+    T copy(v);
+    return send(std::move(copy));
+  }
   // recv: the next value; nullopt once the channel is closed and drained.
   std::optional<T> recv() {
     std::optional<T> out;
@@ -63,11 +93,13 @@ class Chan {
     return out;
   }
 
-  // try_send: never blocks; ok (v moved from), full or closed (v untouched).
-  chan_status try_send(T& v) { return state().send(v, detail::no_deadline, false); }
-  chan_status try_send(T&& v) { return try_send(v); }
-  // try_recv: never blocks; ok (out assigned), empty or closed.
-  chan_status try_recv(T& out) {
+  // try_send: never blocks; ok (v moved from), full or closed (v untouched). The lvalue
+  // overload takes a non-const T& and moves from it on ok; to keep the caller's object, pass a
+  // copy (`ch.try_send(T(v))`).
+  [[nodiscard]] chan_status try_send(T& v) { return state().send(v, detail::no_deadline, false); }
+  [[nodiscard]] chan_status try_send(T&& v) { return try_send(v); }
+  // try_recv: never blocks; ok (out assigned), empty or closed (out untouched).
+  [[nodiscard]] chan_status try_recv(T& out) {
     std::optional<T> got;
     const chan_status st = state().recv(got, detail::no_deadline, false);
     if (st == chan_status::ok) {
@@ -77,20 +109,22 @@ class Chan {
   }
 
   // send_for / send_until: as send, but give up at the deadline (chan_status::timeout; v
-  // untouched). ok means sent (v moved from); closed means the channel is closed.
+  // untouched). ok means sent (v moved from); closed means the channel is closed (v
+  // untouched).
   template <class Rep, class Period>
-  chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
     return send_until(v, detail::deadline_after(timeout));
   }
-  chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
+  [[nodiscard]] chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
     return state().send(v, deadline, true);
   }
-  // recv_for / recv_until: as recv, but give up at the deadline (chan_status::timeout).
+  // recv_for / recv_until: as recv, but give up at the deadline (chan_status::timeout); out is
+  // assigned only on ok.
   template <class Rep, class Period>
-  chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
     return recv_until(out, detail::deadline_after(timeout));
   }
-  chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
+  [[nodiscard]] chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
     std::optional<T> got;
     const chan_status st = state().recv(got, deadline, true);
     if (st == chan_status::ok) {

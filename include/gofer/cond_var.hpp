@@ -28,7 +28,9 @@ class CondVar {
   CondVar(const CondVar&) = delete;
   CondVar& operator=(const CondVar&) = delete;
 
-  void wait(std::unique_lock<Mutex>& lock) { wait_until(lock, detail::no_deadline); }
+  void wait(std::unique_lock<Mutex>& lock) {
+    (void)wait_until(lock, detail::no_deadline);  // always no_timeout: there is no deadline
+  }
   template <class Pred>
   void wait(std::unique_lock<Mutex>& lock, Pred pred) {
     while (!pred()) {
@@ -36,17 +38,17 @@ class CondVar {
     }
   }
   // wait_until / wait_for: std::cv_status::timeout at the deadline.
-  std::cv_status wait_until(std::unique_lock<Mutex>& lock,
-                            std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] std::cv_status wait_until(std::unique_lock<Mutex>& lock,
+                                          std::chrono::steady_clock::time_point deadline);
   template <class Rep, class Period>
-  std::cv_status wait_for(std::unique_lock<Mutex>& lock,
-                          std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] std::cv_status wait_for(std::unique_lock<Mutex>& lock,
+                                        std::chrono::duration<Rep, Period> timeout) {
     return wait_until(lock, detail::deadline_after(timeout));
   }
   // wait_for with a predicate: pred() at the end (false means it timed out still false).
   template <class Rep, class Period, class Pred>
-  bool wait_for(std::unique_lock<Mutex>& lock, std::chrono::duration<Rep, Period> timeout,
-                Pred pred) {
+  [[nodiscard]] bool wait_for(std::unique_lock<Mutex>& lock,
+                              std::chrono::duration<Rep, Period> timeout, Pred pred) {
     const auto deadline = detail::deadline_after(timeout);
     while (!pred()) {
       if (wait_until(lock, deadline) == std::cv_status::timeout) {

@@ -26,12 +26,14 @@ class Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void lock() { lock_until(detail::no_deadline, true); }
-  bool try_lock();
+  // try_lock: takes the lock if it is free now; true then.
+  [[nodiscard]] bool try_lock();
+  // try_lock_for / try_lock_until: true once held; false if the deadline passed first.
   template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
     return lock_until(detail::deadline_after(timeout), true);
   }
-  bool try_lock_until(std::chrono::steady_clock::time_point deadline) {
+  [[nodiscard]] bool try_lock_until(std::chrono::steady_clock::time_point deadline) {
     return lock_until(deadline, true);
   }
   void unlock();

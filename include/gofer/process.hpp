@@ -80,8 +80,8 @@ class Process {
   // was already waited. Throws std::logic_error for an empty Process.
   int wait();
   // wait_for: as wait(), but nullopt when the child still runs after timeout.
-  std::optional<int> wait_for(std::chrono::nanoseconds timeout);
-  std::optional<int> wait_until(std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] std::optional<int> wait_for(std::chrono::nanoseconds timeout);
+  [[nodiscard]] std::optional<int> wait_until(std::chrono::steady_clock::time_point deadline);
   // exit_code: the exit code once wait() saw the child exit; nullopt before.
   std::optional<int> exit_code() const noexcept { return exit_code_; }
   // kill: sends sig (default SIGKILL) to the child; does nothing once it was waited.

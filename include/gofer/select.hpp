@@ -12,8 +12,16 @@
 //
 // Cases. on_recv(ch, f): f(std::optional<T>) or f(); a closed, drained channel is ready and
 // passes nullopt. on_send(ch, value, f): f() or f(bool sent); sending on a closed channel is
-// ready: f(false) for the bool form, and std::logic_error (Go panics) for the f() form; a value
-// not sent is dropped with the case. A channel may appear in several cases.
+// ready: f(false) for the bool form, and std::logic_error (Go panics) for the f() form. A
+// channel may appear in several cases.
+//
+// on_send's value, unlike Chan::send's, belongs to the case from the moment the case is built,
+// before select runs: an lvalue is copied into it (the caller's object is never touched), an
+// rvalue is moved into it at once. A value the case does not send (the channel is closed, or
+// another case ran) is destroyed with the case, at the end of the statement that built it. So
+// a move-only value passed as std::move(p) is gone whether or not it was sent; to keep it on
+// failure, use Chan::send, try_send or send_for, which leave their argument untouched unless
+// they succeed.
 //
 // How it works (Go's selectgo): lock the channels in address order (each once); visit the cases
 // in a random order and fire the first ready one; else link one WaitNode per case into its
@@ -159,7 +167,8 @@ detail::RecvArm<T, std::decay_t<F>> on_recv(const Chan<T>& ch, F&& f) {
   return {ch, std::forward<F>(f)};
 }
 
-// on_send: a send case (the value is moved into the case).
+// on_send: a send case. The value is copied (lvalue) or moved (rvalue) into the case now, and
+// destroyed with the case if it is not sent (see the header comment).
 template <class T, class V, class F>
 detail::SendArm<T, std::decay_t<F>> on_send(const Chan<T>& ch, V&& value, F&& f) {
   static_assert(

@@ -29,15 +29,17 @@ class Semaphore {
   Semaphore& operator=(const Semaphore&) = delete;
 
   // acquire: takes one permit, parking while none is free.
-  void acquire() { try_acquire_until(detail::no_deadline); }
-  // try_acquire: takes a permit if one is free now.
-  bool try_acquire();
+  void acquire() {
+    (void)try_acquire_until(detail::no_deadline);  // always true: there is no deadline
+  }
+  // try_acquire: takes a permit if one is free now; true then.
+  [[nodiscard]] bool try_acquire();
   // try_acquire_for / try_acquire_until: false if no permit came by the deadline.
   template <class Rep, class Period>
-  bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
     return try_acquire_until(detail::deadline_after(timeout));
   }
-  bool try_acquire_until(std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] bool try_acquire_until(std::chrono::steady_clock::time_point deadline);
   // release: returns n permits (n >= 0, else std::invalid_argument).
   void release(std::ptrdiff_t n = 1);
   // available: free permits now (a snapshot).

@@ -100,10 +100,10 @@ class Task {
   // wait_for / wait_until: as wait(), but give up at the timeout: then the result is empty
   // (std::optional<T>; for Task<void>, false) and the task keeps running (it is not stopped).
   template <class Rep, class Period>
-  auto wait_for(std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] auto wait_for(std::chrono::duration<Rep, Period> timeout) {
     return wait_until(detail::deadline_after(timeout));
   }
-  auto wait_until(detail::clock::time_point deadline) {
+  [[nodiscard]] auto wait_until(detail::clock::time_point deadline) {
     using R = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
     auto& st = state();
     st.check_not_waited();
@@ -185,7 +185,7 @@ T wait(Task<T>&& t) {
 
 // wait_for: free-function form of Task::wait_for (NimGo's wait(task, timeoutMs)).
 template <class T, class Rep, class Period>
-auto wait_for(Task<T>& t, std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] auto wait_for(Task<T>& t, std::chrono::duration<Rep, Period> timeout) {
   return t.wait_for(timeout);
 }
 
@@ -209,13 +209,13 @@ std::size_t wait_any(std::vector<Task<T>>& tasks) {
 }
 // wait_any with a timeout: empty if none is done in time.
 template <class T, class Rep, class Period>
-std::optional<std::size_t> wait_any(std::vector<Task<T>>& tasks,
-                                    std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] std::optional<std::size_t> wait_any(std::vector<Task<T>>& tasks,
+                                                  std::chrono::duration<Rep, Period> timeout) {
   return wait_any_until(tasks, detail::deadline_after(timeout));
 }
 template <class T>
-std::optional<std::size_t> wait_any_until(std::vector<Task<T>>& tasks,
-                                          detail::clock::time_point deadline) {
+[[nodiscard]] std::optional<std::size_t> wait_any_until(std::vector<Task<T>>& tasks,
+                                                        detail::clock::time_point deadline) {
   std::vector<detail::TaskStateBase*> states;
   states.reserve(tasks.size());
   for (auto& t : tasks) {
@@ -251,7 +251,8 @@ auto wait_all(std::vector<Task<T>>& tasks) {
 // wait_all with a timeout: false if not every task finished in time (they keep running and
 // can be waited again); true once all are done (then wait() each for its result).
 template <class T, class Rep, class Period>
-bool wait_all(std::vector<Task<T>>& tasks, std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] bool wait_all(std::vector<Task<T>>& tasks,
+                            std::chrono::duration<Rep, Period> timeout) {
   const auto deadline = detail::deadline_after(timeout);
   for (auto& t : tasks) {
     if (!detail_state(t).await(deadline)) {

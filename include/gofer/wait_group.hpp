@@ -36,13 +36,15 @@ class WaitGroup {
   std::ptrdiff_t count() const;
 
   // wait: parks until the counter is zero.
-  void wait() { wait_until(detail::no_deadline); }
+  void wait() {
+    (void)wait_until(detail::no_deadline);  // always true: there is no deadline
+  }
   // wait_for / wait_until: false if the counter is still positive at the deadline.
   template <class Rep, class Period>
-  bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+  [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
     return wait_until(detail::deadline_after(timeout));
   }
-  bool wait_until(std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] bool wait_until(std::chrono::steady_clock::time_point deadline);
 
  private:
   mutable detail::SpinLock lock_;

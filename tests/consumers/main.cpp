@@ -5,9 +5,9 @@
 
 int main() {
   gofer::Chan<int> ch;
-  auto t = gofer::go([ch]() mutable { ch.send(42); });
+  auto t = gofer::go([ch]() mutable { return ch.send(42); });
   const int v = *ch.recv();
-  t.wait();
+  const bool sent = t.wait();
   std::printf("consumer got %d (gofer %s)\n", v, GOFER_VERSION_STRING);
-  return v == 42 ? 0 : 1;
+  return v == 42 && sent ? 0 : 1;
 }
