@@ -23,7 +23,7 @@ long ping_pong(gofer::Runtime& rt, int rounds) {
   auto echo = rt.go_on(1, [ping, pong]() mutable {
     long n = 0;
     while (auto v = ping.recv()) {
-      pong.send(*v + 1);
+      EXPECT_TRUE(pong.send(*v + 1));
       ++n;
     }
     return n;
@@ -31,7 +31,7 @@ long ping_pong(gofer::Runtime& rt, int rounds) {
   auto driver = rt.go_on(0, [ping, pong, rounds]() mutable {
     long sum = 0;
     for (int i = 0; i < rounds; ++i) {
-      ping.send(i);
+      EXPECT_TRUE(ping.send(i));
       sum += *pong.recv();
     }
     ping.close();
@@ -96,7 +96,7 @@ TEST(Scheduler, PlainThreadWakesSleepingScheduler) {
     if (i % 500 == 0) {
       std::this_thread::sleep_for(2ms);  // let the receiver's scheduler fall asleep
     }
-    ch.send(i);
+    EXPECT_TRUE(ch.send(i));
     sent += i;
   }
   ch.close();
