@@ -119,7 +119,8 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool canc
   if (now) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline, "Mutex::lock", cancellable);  // fired: the lock was handed to us
+  return park_here(lock_, waiters_, deadline, "Mutex::lock",
+                   cancellable);  // fired: the lock was handed to us
 }
 
 void Mutex::unlock() {
