@@ -178,7 +178,8 @@ TaskStateBase::~TaskStateBase() {
     std::fprintf(stderr,
                  "gofer: task %llu%s%s%s ended by an exception that nobody waited for: %s: %s\n",
                  static_cast<unsigned long long>(control.id), control.name.empty() ? "" : " (",
-                 control.name.c_str(), control.name.empty() ? "" : ")", typeid(e).name(), e.what());
+                 control.name.c_str(), control.name.empty() ? "" : ")",
+                 type_name(typeid(e)).c_str(), e.what());
   } catch (...) {
     std::fprintf(stderr,
                  "gofer: task %llu%s%s%s ended by a non-std exception that nobody waited for\n",

@@ -20,7 +20,6 @@
 // Thread-safety: start/stop from the owner; post from anywhere; everything else on the server
 // thread. Blocking: start() parks on the `started` channel, stop() parks on serve()'s Task and
 // blocks the calling thread while the Runtime joins its thread.
-#include <cxxabi.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -59,17 +58,6 @@ bool is_cancelled(std::exception_ptr error) {
 }
 
 }  // namespace
-
-std::string type_name(const std::type_info& t) {
-  int status = 0;
-  char* demangled = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
-  if (status != 0 || demangled == nullptr) {
-    return t.name();
-  }
-  std::string out(demangled);
-  std::free(demangled);
-  return out;
-}
 
 ThreadServerCore::HandlerScope::HandlerScope(ThreadServerCore& core) noexcept
     : core_(core), task_(current_control()), next_(core.running_) {

@@ -4,6 +4,7 @@
 // close semantics, plain threads, cancellation, misuse, and bounded stress tests (MPMC, close
 // racing send/recv, cross-thread ping-pong with the receiving scheduler awake and asleep).
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -1372,4 +1373,23 @@ TEST(Chan, SendOfCopyableLvalueLeavesTheCallersObject) {
     EXPECT_FALSE(ch.send(c));
     EXPECT_EQ(ch.size(), 0u);
   }
+}
+
+// A capacity whose buffer cannot be allocated says which capacity, how many bytes and why
+// (sanitizers abort on an impossible allocation instead of failing it).
+TEST(Chan, CapacityTooLargeForMemoryIsAClearError) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers' allocators abort on a 4 TiB request instead of failing it";
+#else
+  using Page = std::array<char, 4096>;
+  try {
+    gofer::Chan<Page> huge(std::size_t{1} << 30);
+    ADD_FAILURE() << "a 4 TiB channel buffer was allocated";
+  } catch (const std::bad_alloc& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("Chan capacity 1073741824 needs 4398046511104 bytes"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("4096 bytes per element"), std::string::npos) << what;
+  }
+#endif
 }

@@ -216,6 +216,24 @@ TEST(Mutex, UnlockOfUnlockedMutexThrows) {
   EXPECT_THROW(m.unlock(), std::logic_error);
 }
 
+// As in Go, a Mutex belongs to no task: one task locks it, another (on another thread)
+// unlocks it, and a parked locker gets it.
+TEST(Mutex, AnotherTaskMayUnlockIt) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::Mutex m;
+  rt.go_on(0, [&m] { m.lock(); }).wait();
+  auto locker = rt.go_on(0, [&m] {
+    m.lock();
+    m.unlock();
+    return true;
+  });
+  rt.go_on(1, [&m] { m.unlock(); }).wait();
+  EXPECT_TRUE(locker.wait());
+  EXPECT_TRUE(m.try_lock());
+  m.unlock();
+}
+
 TEST(Mutex, RequestStopWakesLockerWithoutGivingItTheLock) {
   Watchdog dog;
   gofer::Mutex m;

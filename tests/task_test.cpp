@@ -221,6 +221,8 @@ TEST(Task, UnobservedExceptionIsReported) {
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("nobody listens"), std::string::npos) << err;
   EXPECT_NE(err.find("(reporter)"), std::string::npos) << err;
+  EXPECT_NE(err.find(": std::runtime_error: nobody listens"), std::string::npos)
+      << "the exception's type is demangled: " << err;
 }
 
 TEST(Task, DetachedTaskStillRuns) {

@@ -57,6 +57,7 @@
 
 #include <gofer/detail/chan_state.hpp>
 #include <gofer/detail/waiter.hpp>
+#include <gofer/errors.hpp>
 
 namespace gofer {
 
@@ -68,7 +69,9 @@ class Chan {
   // Chan: a rendezvous channel (capacity 0).
   Chan() : Chan(0) {}
   // Chan(capacity): a bounded channel; capacity 0 is a rendezvous. Throws
-  // std::invalid_argument when capacity exceeds detail::max_chan_capacity.
+  // std::invalid_argument when capacity exceeds detail::max_chan_capacity, and
+  // gofer::out_of_memory (a std::bad_alloc naming the capacity and the bytes) when the buffer,
+  // allocated up front, does not fit in memory.
   explicit Chan(std::size_t capacity) : st_(make(capacity, false)) {}
   // unbounded: a channel whose sends never block.
   static Chan unbounded() { return Chan(make(0, true)); }
@@ -186,7 +189,17 @@ class Chan {
                                   "); use Chan<T>::unbounded() for an unlimited buffer");
     }
     detail::ensure_scheduler();
-    return std::make_shared<detail::ChanState<T>>(capacity, unbounded);
+    try {
+      return std::make_shared<detail::ChanState<T>>(capacity, unbounded);
+    } catch (const std::bad_alloc&) {
+      const auto bytes = static_cast<long double>(capacity) * sizeof(T);
+      throw out_of_memory("gofer: Chan capacity " + std::to_string(capacity) + " needs " +
+                          std::to_string(static_cast<unsigned long long>(bytes)) +
+                          " bytes for its buffer (" + std::to_string(sizeof(T)) +
+                          " bytes per element), allocated up front, and the allocation failed: "
+                          "use a smaller capacity, or Chan<T>::unbounded(), which grows as "
+                          "values arrive");
+    }
   }
   detail::ChanState<T>& state() const {
     if (!st_) {

@@ -9,7 +9,10 @@
 // notify_one wakes the longest waiter (FIFO). Thread-safety: any task or thread may wait or
 // notify; notifying without holding the mutex is allowed. Blocking: waits park through the
 // common Waiter (detail/waiter.hpp) and throw gofer::cancelled if the calling task is stopped,
-// with the mutex held again. A CondVar must outlive every call on it.
+// with the mutex held again. Lifetime (Go's and POSIX's guarantee): once a wait returns, the
+// notify that woke it no longer touches the CondVar, so it may be destroyed then, provided the
+// notify ran under the mutex (a notify after unlocking may race a waiter that never slept);
+// otherwise a CondVar must outlive every call on it.
 #pragma once
 
 #include <chrono>

@@ -10,6 +10,10 @@
 #pragma once
 
 #include <exception>
+#include <new>
+#include <string>
+#include <typeinfo>
+#include <utility>
 
 namespace gofer {
 
@@ -18,5 +22,21 @@ class cancelled : public std::exception {
  public:
   const char* what() const noexcept override { return "gofer: task cancelled by request_stop"; }
 };
+
+// out_of_memory: a std::bad_alloc that says what gofer was allocating, how much, and why it
+// failed (e.g. a Chan whose capacity does not fit in memory). Catch it as std::bad_alloc.
+class out_of_memory : public std::bad_alloc {
+ public:
+  explicit out_of_memory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+namespace detail {
+// type_name: the demangled name of a type ("std::runtime_error"), for reports and task names.
+std::string type_name(const std::type_info& t);
+}  // namespace detail
 
 }  // namespace gofer

@@ -6,10 +6,14 @@
 // Mutex satisfies Lockable and TimedLockable (std::lock_guard, std::unique_lock, try_lock_for).
 // It is not recursive. unlock() hands the lock directly to the longest-waiting parked task or
 // thread (FIFO, no barging), which makes it fair under contention. Thread-safety: any task or
-// thread may lock it; only the holder may unlock it. Misuse (unlock of an unlocked Mutex)
-// throws std::logic_error. Blocking: lock() parks through the common Waiter
+// thread may lock it. As in Go, a locked Mutex belongs to no task: any task or thread may
+// unlock it, not only the one that locked it (a lock taken by one task can be released by
+// another it handed the work to). Misuse (unlock of an unlocked Mutex) throws
+// std::logic_error. Blocking: lock() parks through the common Waiter
 // (detail/waiter.hpp) and throws gofer::cancelled if the calling task is stopped while it
-// waits (it then does not hold the lock). A Mutex must outlive every call on it.
+// waits (it then does not hold the lock). Lifetime (Go's and POSIX's guarantee): once lock()
+// returns, the unlock() that handed the Mutex over no longer touches it, so the new holder may
+// unlock and destroy it at once; otherwise a Mutex must outlive every call on it.
 #pragma once
 
 #include <chrono>

@@ -10,7 +10,9 @@
 // always owns its permit (no barging, no lost permit). A timed-out or cancelled acquire takes
 // nothing. Thread-safety: all members may be called from any task or thread. Blocking:
 // acquire parks through the common Waiter (detail/waiter.hpp) and throws gofer::cancelled if
-// the calling task is stopped. A Semaphore must outlive every call on it.
+// the calling task is stopped. Lifetime (Go's and POSIX's guarantee): once acquire() returns,
+// the release() that woke it no longer touches the Semaphore, so it may be destroyed at once;
+// otherwise a Semaphore must outlive every call on it.
 #pragma once
 
 #include <chrono>

@@ -86,6 +86,7 @@
 #include <vector>
 
 #include <gofer/chan.hpp>
+#include <gofer/errors.hpp>
 #include <gofer/mutex.hpp>
 #include <gofer/runtime.hpp>
 #include <gofer/task.hpp>
@@ -130,9 +131,6 @@ constexpr bool all_distinct() {
   std::size_t i = 0;
   return ((index_of<Ts, Ts...>() == i++) && ...);
 }
-
-// type_name: the demangled name of a type (for reports and task names).
-std::string type_name(const std::type_info& t);
 
 // ServerEnvelope: one message on its way to a server: the handler task, built by the sender
 // and not launched yet. It owns one reference to the task state and releases it when it dies.

@@ -11,7 +11,10 @@
 // std::logic_error and leaves it unchanged); every waiter parked while the counter was positive
 // is woken once it reaches zero. Thread-safety: all members may be called from any task or
 // thread. Blocking: wait() parks through the common Waiter (detail/waiter.hpp) and throws
-// gofer::cancelled if the calling task is stopped. A WaitGroup must outlive every call on it.
+// gofer::cancelled if the calling task is stopped. Lifetime (Go's guarantee, the pattern
+// `WaitGroup wg(1); go(... wg.done()); wg.wait(); return`): once wait() returns, the done()
+// that woke it no longer touches the WaitGroup, so a stack WaitGroup may go out of scope at
+// once; otherwise a WaitGroup must outlive every call on it.
 #pragma once
 
 #include <chrono>
