@@ -46,7 +46,12 @@
 //     complete() counts itself in the home scheduler's remote-waker count before it wakes, and
 //     a thread's exit waits for that count to drop to zero. The home scheduler is alive when
 //     complete() starts because something of that thread (the waiter) is still parked.
-//   - No SpinLock is held across a context switch.
+//   - No SpinLock is held across a context switch, and nothing that can throw runs under one:
+//     a blocking call installs its thread's scheduler (which allocates) before it locks
+//     (lock_for_wait), and a Waiter's constructor cannot fail.
+//   - Once a wait returns, its waker no longer touches the source object: the waker claims
+//     under the source's lock and completes only after releasing it (WakeList), and complete()
+//     touches the Waiter and its home scheduler, never the source.
 //
 // Thread-safety: try_claim/complete may run on any thread; everything else on the waiter's
 // own thread. park() blocks (suspends the task; on a plain thread, the thread's loop runs
