@@ -202,7 +202,11 @@ void clear_running_stack() noexcept {
 }
 
 void check_running_stack() noexcept {
-  if (running.canary && (stack_pointer() < running.low || !canary_intact(running.low)))
+  if (!running.canary) [[likely]] {
+    return;
+  }
+  const std::uintptr_t sp = stack_pointer();
+  if ((sp < running.low && running.low - sp <= overflow_sp_reach) || !canary_intact(running.low))
       [[unlikely]] {
     report_overflow(running.id, running.name);
   }

@@ -343,9 +343,14 @@ TEST(StackPool, SteadyStateMakesNoMappings) {
     round();
     trim_stacks_now();
     const std::size_t maps = map_count();
+    const std::size_t slots = guarded_slots();
     round();
     round();
-    EXPECT_EQ(map_count(), maps);
+    EXPECT_EQ(guarded_slots(), slots);
+    // Sanitizer runtimes map memory of their own as threads and allocations come and go.
+    if (gofer::test::sanitizer_scale == 1) {
+      EXPECT_EQ(map_count(), maps);
+    }
   });
 }
 
