@@ -10,10 +10,10 @@
 //   guarded slab: each guard region is PROT_NONE, set up by one mprotect per slot when the slab
 //     is made. Each slot is then two kernel mappings (VMAs). sp = top of the slot (page aligned).
 //   canary slab: a single RW mapping. The guard region is plain untouched memory (no RSS); an
-//     overflow into it corrupts nothing but is not caught by the MMU. sp = top - 32, so
-//     sp % 64 == 32 tells a canary stack from a guarded one with no lookup. Its lowest 32
-//     usable bytes [low, low + 32) are the canary: they must stay zero (untouched memory reads
-//     as zero, so the canary costs no memory and survives MADV_DONTNEED).
+//     overflow into it corrupts nothing but is not caught by the MMU; it makes a page of the
+//     region resident, which is what the checks look for. sp = top - 32, so sp % 64 == 32
+//     tells a canary stack from a guarded one with no lookup; the 32 bytes below low + 32 lie
+//     in the region's last page and are not usable.
 // Slabs are guarded while the process-wide count of guarded slots stays within the budget
 // (vm.max_map_count - 16384) / 2 (/ 4 under TSan), and canary slabs after. Guarded slabs hold
 // at most 64 slots (so making one costs at most 64 mprotects), canary slabs at most 512, and
@@ -34,8 +34,8 @@
 //      clean list, or in the trimmer's hands (in flight; a take that finds both lists empty
 //      waits for those rather than make a slab). The dirty and clean vectors of a class have
 //      capacity for every slot carved in it, so depot_give never allocates.
-//  (2) A slot in the clean list has no resident page; a canary stack's canary reads zero in
-//      every list.
+//  (2) A slot in the clean list has no resident page; no list holds a canary stack with a
+//      resident guard-region page.
 //  (3) No slab is ever unmapped or mprotected after it is made: taking and giving stacks
 //      makes no system call, and madvise runs only on the trimmer thread.
 //

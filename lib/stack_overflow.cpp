@@ -8,8 +8,7 @@
 //  (2) running.low is 0 whenever no task's stack is the one the thread runs on.
 //
 // Thread-safety: the running record is per thread; the handler is installed once per process.
-// Blocking: nothing here blocks, except check_finished_stack's one mincore call on canary
-// stacks.
+// Blocking: nothing here blocks. guard_untouched is one mincore call (canary stacks only).
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -47,6 +46,8 @@ struct RunningStack {
   const char* name;
 };
 [[gnu::tls_model("initial-exec")]] constinit thread_local RunningStack running{};
+// last_checked: the low end of the canary stack check_finished_stack last found intact.
+constinit thread_local std::uintptr_t last_checked = 0;
 
 [[noreturn]] void report_overflow(std::uint64_t id, const char* name) noexcept {
   die("stack overflow in task ", &id, name);
@@ -77,7 +78,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
   const bool in_guard = r.low != 0 && !r.canary && addr < r.low &&
                         addr >= r.low - fault_guard.load(std::memory_order_relaxed);
   const bool sp_below = r.low != 0 && sp != 0 && sp < r.low && r.low - sp <= overflow_sp_reach;
-  if (in_guard || sp_below || (r.canary && !canary_intact(r.low))) {
+  if (in_guard || sp_below || (r.canary && !guard_untouched(r.low))) {
     report_overflow(r.id, r.name);
   }
   const struct sigaction& previous = sig == SIGBUS ? previous_bus : previous_segv;
@@ -174,11 +175,22 @@ void die(const char* what, const std::uint64_t* id, const char* name) noexcept {
   std::abort();
 }
 
-// The canary is read outside ASan's view: a task that never returned from its frames can leave
-// their shadow poisoned on a stack that is reused later.
-[[gnu::no_sanitize_address]] bool canary_intact(std::uintptr_t low) noexcept {
-  const auto* words = reinterpret_cast<const volatile std::uint64_t*>(low);
-  return (words[0] | words[1] | words[2] | words[3]) == 0;
+bool guard_untouched(std::uintptr_t low) noexcept {
+  // The region is [low + 32 - guard_bytes(), low + 32): whole pages, the last one holding the
+  // stack's 32 forbidden bytes. Nothing but an overflow makes any of them resident.
+  const std::uintptr_t end = low + canary_bytes;
+  const std::size_t pages = guard_bytes() / page_size();
+  unsigned char resident[64];
+  if (pages > sizeof(resident) ||
+      ::mincore(reinterpret_cast<void*>(end - guard_bytes()), guard_bytes(), resident) != 0) {
+    return true;  // cannot tell (not a canary stack's region): no report
+  }
+  for (std::size_t i = 0; i < pages; ++i) {
+    if ((resident[i] & 1) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void install_overflow_handler() {
@@ -202,35 +214,24 @@ void clear_running_stack() noexcept {
 }
 
 void check_running_stack() noexcept {
-  if (!running.canary) [[likely]] {
-    return;
-  }
   const std::uintptr_t sp = stack_pointer();
-  if ((sp < running.low && running.low - sp <= overflow_sp_reach) || !canary_intact(running.low))
-      [[unlikely]] {
+  if (running.canary && sp < running.low && running.low - sp <= overflow_sp_reach) [[unlikely]] {
     report_overflow(running.id, running.name);
   }
 }
 
 void check_finished_stack() noexcept {
   check_running_stack();
-  if (!running.canary) {
-    return;
-  }
-  // The whole pages of the guard region: [slot base, the page holding low). Any resident one
-  // was written (or read) by an overflow: nothing else touches them.
-  const std::size_t page = page_size();
-  const std::uintptr_t low_page = running.low & ~(page - 1);
-  const std::uintptr_t from = low_page + page - guard_bytes();
-  unsigned char resident[32];
-  const std::size_t pages = std::min<std::size_t>((low_page - from) / page, sizeof(resident));
-  if (pages > 0 && ::mincore(reinterpret_cast<void*>(from), pages * page, resident) == 0) {
-    for (std::size_t i = 0; i < pages; ++i) {
-      if ((resident[i] & 1) != 0) {
-        report_overflow(running.id, running.name);
-      }
+  if (running.canary) {
+    if (!guard_untouched(running.low)) [[unlikely]] {
+      report_overflow(running.id, running.name);
     }
+    last_checked = running.low;
   }
+}
+
+bool checked_at_finish(std::uintptr_t low) noexcept {
+  return last_checked == low;
 }
 
 }  // namespace gofer::detail

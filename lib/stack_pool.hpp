@@ -22,17 +22,18 @@
 //     (VMAs) of the 65530 vm.max_map_count allows by default. A PROT_NONE hole per stack for a
 //     million stacks would need two million: that is why the budget below exists.
 //   canary: the guard region is ordinary untouched memory in a slab that is one mapping in all,
-//     so canary stacks cost no mappings. The lowest 32 usable bytes are a canary that must stay
-//     zero. An overflow is detected, and reported with the task's name, (a) at every task switch
-//     if the canary is no longer zero or the task's stack pointer is below its stack; (b) when
-//     the task ends, if any whole page of its guard region became resident (one mincore call);
-//     (c) in the fault handler, as above; (d) when the stack is released (canary only; the task
-//     is no longer known then). Not detected on canary stacks: an overflow that writes only
-//     zeros into the canary, or only into the guard region's last partial page (the one holding
-//     the canary), and returns before the next switch; it corrupts nothing, since the bytes it
-//     wrote lie in the stack's own guard region. Frames larger than 64 KiB, even with
-//     -fstack-clash-protection (whose probes write nothing), can write into the stack below
-//     before the check at (a) or (b) reports them.
+//     so canary stacks cost no mappings. The region itself is the canary: no page of it may
+//     ever become resident, which the kernel tells with one mincore call and no memory cost
+//     (the stack's lowest 32 bytes [low, low + 32) lie in its last page, so they are not
+//     usable). An overflow is detected, and reported with the task's name, (a) at every task
+//     switch if the task's stack pointer is below its stack (two compares, no memory access);
+//     (b) when the task ends, if any page of its guard region is resident; (c) in the fault
+//     handler, as above; (d) when the stack is released (the task is no longer known then).
+//     Not detected: an overflow on a task that never ends, whose frame returned before its
+//     next switch and did not fault; it corrupts nothing while the frame was at most 64 KiB,
+//     since the bytes it touched lie in the stack's own guard region. Frames larger than
+//     64 KiB, even with -fstack-clash-protection (whose probes write nothing), can write into
+//     the stack below before (a) or (b) reports them.
 // Guarded slabs are made while the process-wide count of guarded stacks is below the budget
 // (max_map_count - 16384) / 2 (/ 4 under TSan), with max_map_count read once from /proc/sys/vm,
 // and canary slabs after, or when mprotect fails with ENOMEM. So the first ~24,500 stacks of a
@@ -42,11 +43,12 @@
 // Invariants:
 //  (1) sctx.sp is the high end of a stack and sctx.size its usable length, a whole number of
 //      pages; low = sp - size. A guarded stack's sp is page aligned and its guard region is
-//      [low - guard_bytes(), low). A canary stack's sp lies 32 bytes below a page boundary, its
-//      canary is [low, low + 32) and its guard region [low + 32 - guard_bytes(), low + 32). So
+//      [low - guard_bytes(), low). A canary stack's sp lies 32 bytes below a page boundary and
+//      its guard region is [low + 32 - guard_bytes(), low + 32). So
 //      sp % 64 (0 or 32) tells the kinds apart with no lookup.
 //  (2) Nothing writes at or above a stack's sp.
-//  (3) A cached stack is still mapped, keeps its guard region and a zero canary, and is never
+//  (3) A cached stack is still mapped, keeps its guard region (untouched, on a canary stack), and
+//      is never
 //      mprotected, madvised or munmapped while cached: reuse makes no system call.
 //  (4) A pool caches at most 1024 stacks and at most 1 GiB of address space (what a cached
 //      stack holds resident is only what its last task touched); a release beyond that goes to
@@ -99,7 +101,8 @@ class StackPool {
   // std::bad_alloc.
   boost::context::stack_context allocate(std::size_t size);
   // deallocate: takes back a stack from any thread's allocate(). Aborts with an overflow report
-  // when a canary stack's canary is not zero.
+  // when a canary stack's guard region was touched (unless check_finished_stack just checked
+  // it on this thread).
   void deallocate(boost::context::stack_context& sctx) noexcept;
   // cached: the number of stacks this pool keeps for reuse.
   std::size_t cached() const noexcept { return cached_; }
@@ -148,7 +151,8 @@ class PooledStack {
 // and once per process installs a SIGSEGV/SIGBUS handler (SA_ONSTACK|SA_SIGINFO). The handler
 // reports a fault in the guard region of the stack running on this thread, a fault while the
 // interrupted stack pointer lies below that stack (by at most 64 MiB), or any fault while that
-// stack is a canary stack with a broken canary, by writing (write(2), async-signal-safe)
+// stack is a canary stack whose guard region was touched, by writing (write(2),
+// async-signal-safe)
 //   "gofer: stack overflow in task <id>\n"   or   "gofer: stack overflow in task <id> (<name>)\n"
 // and calling abort(). Any other fault goes to the handler installed before (ASan's, say), or
 // the default action is restored and the signal raised again. Throws std::system_error.
@@ -160,19 +164,23 @@ void set_running_stack(const boost::context::stack_context* sctx, std::uint64_t 
                        const char* name) noexcept;
 // clear_running_stack: no task runs on this thread now (plain code or the scheduler's fibers).
 void clear_running_stack() noexcept;
-// check_running_stack: if the running stack is a canary stack, verifies that its canary is
-// zero and that the caller's stack pointer is not below the stack; a failure is reported
-// exactly like a guard-region fault and aborts. A few instructions: called at every task
-// switch, just before the running task switches away, on the task's own stack.
+// check_running_stack: if the running stack is a canary stack, verifies that the caller's stack
+// pointer is not below it (by up to 64 MiB); a failure is reported exactly like a guard-region
+// fault and aborts. Two compares, no memory access: called at every task switch, just before the
+// running task switches away, on the task's own stack.
 void check_running_stack() noexcept;
-// check_finished_stack: check_running_stack, then, on a canary stack, whether any whole page of
-// its guard region is resident (one mincore call); reported the same way. Called as a task ends.
+// check_finished_stack: check_running_stack, then, on a canary stack, guard_untouched (one
+// mincore call); reported the same way. Called as a task ends, on its stack.
 void check_finished_stack() noexcept;
+// checked_at_finish: whether check_finished_stack on this thread last checked the canary stack
+// whose low end is `low` (so its release need not check again).
+bool checked_at_finish(std::uintptr_t low) noexcept;
 
 // die: writes "gofer: <what>[<id>][ (<name>)]\n" with one write(2) and aborts. Async-signal-safe.
 [[noreturn]] void die(const char* what, const std::uint64_t* id, const char* name) noexcept;
-// canary_intact: whether the canary of the canary stack whose low end is `low` is all zero.
-bool canary_intact(std::uintptr_t low) noexcept;
+// guard_untouched: whether no page of the guard region of the canary stack whose low end is
+// `low` is resident (one mincore call; async-signal-safe).
+bool guard_untouched(std::uintptr_t low) noexcept;
 
 // Debug counters for tests and leak checks: stacks handed out by allocate() and not yet
 // deallocated, process-wide. Cached stacks are not counted.

@@ -90,8 +90,8 @@ long resident_pages(std::uintptr_t addr, std::size_t len) {
   return n;
 }
 
-// resident_stack_pages: resident pages of a stack's usable part, without a canary stack's
-// canary page (the canary checks read it, which maps the zero page there).
+// resident_stack_pages: resident pages of a stack's usable part, without the page a canary
+// stack's lowest 32 bytes share with its guard region.
 long resident_stack_pages(const stack_context& sctx) {
   const bool canary = is_canary_stack(reinterpret_cast<std::uintptr_t>(sctx.sp));
   return resident_pages(low_end(sctx) + (canary ? canary_bytes : 0), sctx.size);
@@ -257,14 +257,14 @@ TEST(StackPool, GuardRegionIsProtNoneAndCoversSixtyFourKiB) {
   });
 }
 
-TEST(StackPool, CanaryStackHasAZeroCanaryAndAGuardRegionOfItsOwn) {
+TEST(StackPool, CanaryStackHasAnUntouchedGuardRegionOfItsOwn) {
   on_fresh_thread([] {
     CanarySlabs canary;
     stack_context below = StackPool::local().allocate(canary_stack);
     stack_context sctx = StackPool::local().allocate(canary_stack);
     ASSERT_TRUE(is_canary_stack(reinterpret_cast<std::uintptr_t>(sctx.sp)));
     const std::uintptr_t low = low_end(sctx);
-    EXPECT_TRUE(canary_intact(low));
+    EXPECT_TRUE(guard_untouched(low));
     EXPECT_EQ(slot_base(reinterpret_cast<std::uintptr_t>(sctx.sp), sctx.size),
               low + canary_bytes - guard_bytes());
     // Carved in order: the stack below ends where this one's guard region begins.
@@ -401,9 +401,9 @@ TEST(StackPool, HoldsOneHundredThousandStacksWithinTheMappingBudget) {
     EXPECT_EQ(guarded + canary, count);
     EXPECT_GE(canary, count > guarded_budget() ? count - guarded_budget() : 0);
 
-    // Canary stacks start with a zero canary.
+    // Canary stacks start with an untouched guard region.
     if (canary > 0) {
-      EXPECT_TRUE(canary_intact(low_end(held.back())));
+      EXPECT_TRUE(guard_untouched(low_end(held.back())));
     }
     for (stack_context& sctx : held) {
       StackPool::local().deallocate(sctx);
@@ -458,25 +458,25 @@ TEST(StackPoolDeathTest, OtherFaultsGoToThePreviousHandler) {
 #endif
 }
 
-TEST(StackPoolDeathTest, BrokenCanaryIsReportedAsOverflow) {
+TEST(StackPoolDeathTest, TouchedCanaryGuardRegionIsReportedAsOverflow) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
         const stack_context victim = allocate_canary();
-        EXPECT_TRUE(canary_intact(low_end(victim)));
+        EXPECT_TRUE(guard_untouched(low_end(victim)));
         set_running_stack(&victim, 42, nullptr);
-        *reinterpret_cast<volatile std::uint64_t*>(low_end(victim) + 8) = 1;
-        check_running_stack();
+        *reinterpret_cast<volatile std::uint64_t*>(low_end(victim) + 8 - 8192) = 0;
+        check_finished_stack();
       },
       "gofer: stack overflow in task 42\n");
 }
 
-TEST(StackPoolDeathTest, BrokenCanaryIsReportedOnRelease) {
+TEST(StackPoolDeathTest, TouchedCanaryGuardRegionIsReportedOnRelease) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
         stack_context victim = allocate_canary();
-        *reinterpret_cast<volatile std::uint64_t*>(low_end(victim)) = 1;
+        *reinterpret_cast<volatile std::uint64_t*>(low_end(victim)) = 0;
         StackPool::local().deallocate(victim);
       },
       "gofer: stack overflow in a finished task");
@@ -486,8 +486,7 @@ TEST(StackPoolDeathTest, BrokenCanaryIsReportedOnRelease) {
 // stays inside the guard region and is reported without touching the stack below; a 128 KiB
 // frame on a 16 KiB stack is reported with the task's id and name. On guarded stacks the fault
 // reports it (the clash-protection probes, or the first write into the guard region); on canary
-// stacks the switch check does (the frame wrote the canary, and the stack pointer is below the
-// stack).
+// stacks the switch check does (the stack pointer is below the stack).
 
 constexpr unsigned char neighbour_fill = 0x5a;
 constexpr std::size_t neighbour_bytes = 4096;

@@ -8,8 +8,9 @@
 // "gofer: stack overflow in task <id> (<name>)" on stderr, never silent corruption of another
 // task. The guard region is PROT_NONE (the overflow faults at once) while the process holds
 // fewer guarded stacks than the kernel's vm.max_map_count allows (each costs two mappings);
-// past that budget it is untouched memory, and the overflow is caught by a zero canary and a
-// stack-pointer check at every task switch and by a check of the region when the task ends.
+// past that budget it is untouched memory, and the overflow is caught by a stack-pointer check
+// at every task switch and by a check that no page of the region was touched when the task
+// ends.
 // Frames larger than 64 KiB are caught on guarded stacks when built with
 // -fstack-clash-protection (CMake option GOFER_STACK_CLASH_PROTECTION, on by default). The
 // README's "Stacks" item says exactly what is and is not caught. Untouched stack pages cost no
