@@ -1,10 +1,12 @@
-// stack_depot.cpp: slabs of task stacks, the shared free lists and the background trimmer. The
-// layout and the lists are described in stack_depot.hpp.
+// stack_depot.cpp: slabs of task stacks, the shared free lists and the background thread that
+// makes slabs ahead and trims. The layout and the lists are described in stack_depot.hpp.
 //
 // Invariants, besides those of stack_depot.hpp:
 //  (1) guarded_reserved counts the slots of every guarded slab made (never decreases: slabs
 //      live forever), and never exceeds the budget.
 //  (2) dirty_total is the sum of the dirty lists' sizes.
+//  (3) A class's spare slab, once made, is carved by no one until the current one is used up;
+//      its slots are counted in `slots` (and the budget) from the moment it is planned.
 //
 // Thread-safety and blocking: as stack_depot.hpp says. Lock order: one lock only, the depot's.
 #include "stack_depot.hpp"
@@ -54,17 +56,24 @@ struct SizeClass {
   std::uintptr_t next_slot = 0;  // base of the next slot to carve
   std::size_t slots_left = 0;    // in the slab being carved
   bool carving_canary = false;
+  // A slab made ahead by the background thread, to carve once the current one is used up.
+  std::uintptr_t spare = 0;
+  std::size_t spare_slots = 0;
+  bool spare_canary = false;
+  bool spare_wanted = false;
+  bool spare_making = false;
 };
 
 struct Depot {
   std::mutex lock;
-  std::condition_variable trim_wanted;  // dirty_total left 0
-  std::condition_variable trimmed;      // a chunk in flight came back
+  std::condition_variable wake;     // for the background thread: dirty_total left 0, or a
+                                    // spare slab is wanted
+  std::condition_variable trimmed;  // a chunk in flight came back, or a spare was made
   std::vector<std::unique_ptr<SizeClass>> classes;
   std::size_t dirty_total = 0;
   std::size_t guarded_reserved = 0;
   bool force_canary = false;
-  bool trimmer_started = false;
+  bool background_started = false;
 };
 
 // depot: never destroyed, so that threads exiting during static destruction, and the trimmer,
@@ -94,11 +103,15 @@ std::string kib(std::size_t bytes) {
   return std::to_string(bytes / 1024) + " KiB";
 }
 
-// make_slab: maps a new slab for sc and makes it the one carved. The depot lock is held.
-// Guarded while the budget allows; when an mprotect fails (ENOMEM: the kernel is out of
-// mappings), the slab is made whole again and becomes a canary slab. Throws std::system_error
-// when mmap fails, std::bad_alloc.
-void make_slab(Depot& d, SizeClass& sc) {
+// SlabPlan: the kind and size of a slab about to be mapped, its budget already reserved.
+struct SlabPlan {
+  std::size_t count;
+  bool guarded;
+};
+
+// plan_slab: decides the next slab of sc and reserves for it: guarded slots in the budget, room
+// in both lists (depot_give never allocates). The depot lock is held. Throws std::bad_alloc.
+SlabPlan plan_slab(Depot& d, SizeClass& sc) {
   const std::size_t stride = guard_bytes() + sc.bytes;
   const std::size_t budget_left =
       d.force_canary ? 0 : guarded_budget() - std::min(guarded_budget(), d.guarded_reserved);
@@ -106,31 +119,88 @@ void make_slab(Depot& d, SizeClass& sc) {
   const std::size_t limit =
       guarded ? std::min(budget_left, max_guarded_slab_slots) : max_canary_slab_slots;
   const std::size_t count = std::clamp<std::size_t>(max_slab_bytes / stride, 1, limit);
-  // Room in both lists for every slot, before anything is mapped (depot_give never allocates).
   sc.dirty.reserve(sc.slots + count);
   sc.clean.reserve(sc.slots + count);
-  void* base = ::mmap(nullptr, count * stride, PROT_READ | PROT_WRITE, map_flags, -1, 0);
+  sc.slots += count;
+  d.guarded_reserved += guarded ? count : 0;
+  return SlabPlan{count, guarded};
+}
+
+// map_slab: maps the planned slab of `bytes` stacks and, if guarded, makes each guard region
+// PROT_NONE. When an mprotect fails (ENOMEM: the kernel is out of mappings), the slab is made
+// whole again and plan.guarded turns false. Returns the base, or 0 with errno set when mmap
+// fails. Takes no lock.
+std::uintptr_t map_slab(std::size_t bytes, SlabPlan& plan) noexcept {
+  const std::size_t stride = guard_bytes() + bytes;
+  void* base = ::mmap(nullptr, plan.count * stride, PROT_READ | PROT_WRITE, map_flags, -1, 0);
   if (base == MAP_FAILED) {
-    throw_errno("mmap", "of a slab of " + std::to_string(count) + " " + kib(sc.bytes) +
-                            " task stacks failed");
+    return 0;
   }
   const auto first = reinterpret_cast<std::uintptr_t>(base);
-  bool canary = !guarded;
-  for (std::size_t i = 0; guarded && i < count; ++i) {
+  for (std::size_t i = 0; plan.guarded && i < plan.count; ++i) {
     if (::mprotect(reinterpret_cast<void*>(first + i * stride), guard_bytes(), PROT_NONE) != 0) {
-      ::mprotect(base, count * stride, PROT_READ | PROT_WRITE);
-      d.guarded_reserved = guarded_budget();  // the kernel says the budget is spent
-      canary = true;
-      break;
+      ::mprotect(base, plan.count * stride, PROT_READ | PROT_WRITE);
+      plan.guarded = false;
     }
   }
-  if (!canary) {
-    d.guarded_reserved += count;
+  return first;
+}
+
+// settle_slab: after map_slab, with the depot lock held again: gives back what a failed mmap
+// reserved, or marks the budget spent when the kernel refused a guard region.
+void settle_slab(Depot& d, SizeClass& sc, const SlabPlan& planned, const SlabPlan& got,
+                 std::uintptr_t base) noexcept {
+  if (base == 0) {
+    sc.slots -= planned.count;
+    d.guarded_reserved -= planned.guarded ? planned.count : 0;
+  } else if (planned.guarded && !got.guarded) {
+    d.guarded_reserved = std::max(d.guarded_reserved, guarded_budget());
   }
-  sc.slots += count;
-  sc.next_slot = first;
+}
+
+// carve_from: makes the slab at `base` the one sc carves.
+void carve_from(SizeClass& sc, std::uintptr_t base, std::size_t count, bool canary) noexcept {
+  sc.next_slot = base;
   sc.slots_left = count;
   sc.carving_canary = canary;
+}
+
+// make_slab: maps a new slab for sc, on this thread with the depot lock held, and makes it the
+// one carved. Throws std::system_error when mmap fails, std::bad_alloc.
+void make_slab(Depot& d, SizeClass& sc) {
+  const SlabPlan planned = plan_slab(d, sc);
+  SlabPlan got = planned;
+  const std::uintptr_t base = map_slab(sc.bytes, got);
+  settle_slab(d, sc, planned, got, base);
+  if (base == 0) {
+    throw_errno("mmap", "of a slab of " + std::to_string(planned.count) + " " + kib(sc.bytes) +
+                            " task stacks failed");
+  }
+  carve_from(sc, base, got.count, !got.guarded);
+}
+
+// make_spare: on the background thread: maps sc's next slab ahead of need, with the depot lock
+// released around mmap and mprotect. `lk` holds the lock on entry and exit.
+void make_spare(Depot& d, SizeClass& sc, std::unique_lock<std::mutex>& lk) noexcept {
+  SlabPlan planned{};
+  try {
+    planned = plan_slab(d, sc);
+  } catch (const std::bad_alloc&) {
+    return;  // the take that needs a slab will make one (or report the failure)
+  }
+  sc.spare_making = true;
+  lk.unlock();
+  SlabPlan got = planned;
+  const std::uintptr_t base = map_slab(sc.bytes, got);
+  lk.lock();
+  settle_slab(d, sc, planned, got, base);
+  sc.spare_making = false;
+  if (base != 0) {
+    sc.spare = base;
+    sc.spare_slots = got.count;
+    sc.spare_canary = !got.guarded;
+  }
+  d.trimmed.notify_all();
 }
 
 SizeClass& size_class(Depot& d, std::size_t bytes) {
@@ -199,14 +269,55 @@ void trim(Depot& d, std::unique_lock<std::mutex>& lk, bool all) noexcept {
   }
 }
 
-void trimmer_main() noexcept {
+// background_main: the depot's thread: makes the spare slabs asked for, and every trim_period
+// while stacks are dirty, trims what was not needed.
+void background_main() noexcept {
   Depot& d = depot();
   std::unique_lock lk(d.lock);
+  auto next_trim = std::chrono::steady_clock::time_point::max();
   for (;;) {
-    d.trim_wanted.wait(lk, [&] { return d.dirty_total > 0; });
-    d.trim_wanted.wait_for(lk, trim_period);
-    trim(d, lk, false);
+    for (std::size_t c = 0; c < d.classes.size(); ++c) {
+      SizeClass& sc = *d.classes[c];
+      if (sc.spare_wanted && sc.spare == 0 && !d.force_canary) {
+        sc.spare_wanted = false;
+        make_spare(d, sc, lk);
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (d.dirty_total > 0 && next_trim == std::chrono::steady_clock::time_point::max()) {
+      next_trim = now + trim_period;
+    }
+    if (next_trim <= now) {
+      trim(d, lk, false);
+      next_trim = std::chrono::steady_clock::time_point::max();
+      continue;
+    }
+    const bool wanted = std::any_of(d.classes.begin(), d.classes.end(), [](const auto& sc) {
+      return sc->spare_wanted && sc->spare == 0;
+    });
+    if (wanted && !d.force_canary) {
+      continue;
+    }
+    if (next_trim == std::chrono::steady_clock::time_point::max() && d.dirty_total == 0) {
+      d.wake.wait(lk);
+    } else {
+      d.wake.wait_until(lk, std::min(next_trim, now + trim_period));
+    }
   }
+}
+
+// wake_background: asks the background thread to look at the depot, starting it if needed.
+// The depot lock is held.
+void wake_background(Depot& d) noexcept {
+  if (!d.background_started) {
+    try {
+      std::thread(background_main).detach();
+      d.background_started = true;
+    } catch (const std::system_error&) {
+      return;  // no thread now: the next call tries again
+    }
+  }
+  d.wake.notify_one();
 }
 
 }  // namespace
@@ -248,7 +359,17 @@ std::uintptr_t depot_take(std::size_t bytes) {
     return sp;
   }
   if (sc.slots_left == 0) {
-    make_slab(d, sc);
+    if (sc.spare != 0 && !d.force_canary) {
+      carve_from(sc, sc.spare, sc.spare_slots, sc.spare_canary);
+      sc.spare = 0;
+    } else {
+      make_slab(d, sc);
+    }
+    // The next slab is made ahead, off this thread, while this one is carved.
+    if (!d.force_canary) {
+      sc.spare_wanted = true;
+      wake_background(d);
+    }
   }
   sc.next_slot += guard_bytes() + bytes;  // now the top of the slot carved
   --sc.slots_left;
@@ -257,27 +378,14 @@ std::uintptr_t depot_take(std::size_t bytes) {
 
 void depot_give(std::size_t bytes, std::uintptr_t sp) noexcept {
   Depot& d = depot();
-  bool start_trimmer = false;
-  {
-    std::lock_guard guard(d.lock);
-    for (const auto& sc : d.classes) {
-      if (sc->bytes == bytes) {
-        sc->dirty.push_back(sp);  // within capacity: invariant (1)
-      }
+  std::lock_guard guard(d.lock);
+  for (const auto& sc : d.classes) {
+    if (sc->bytes == bytes) {
+      sc->dirty.push_back(sp);  // within capacity: invariant (1)
     }
-    if (d.dirty_total++ == 0) {
-      d.trim_wanted.notify_one();
-    }
-    start_trimmer = !d.trimmer_started;
-    d.trimmer_started = true;
   }
-  if (start_trimmer) {
-    try {
-      std::thread(trimmer_main).detach();
-    } catch (const std::system_error&) {
-      std::lock_guard guard(d.lock);
-      d.trimmer_started = false;  // no thread now: the next give tries again
-    }
+  if (d.dirty_total++ == 0) {
+    wake_background(d);
   }
 }
 
@@ -287,7 +395,7 @@ void trim_stacks_now() noexcept {
   trim(d, lk, true);
   d.trimmed.wait(lk, [&] {
     return std::all_of(d.classes.begin(), d.classes.end(),
-                       [](const auto& sc) { return sc->in_flight == 0; });
+                       [](const auto& sc) { return sc->in_flight == 0 && !sc->spare_making; });
   });
 }
 
@@ -297,6 +405,7 @@ void force_canary_slabs(bool on) noexcept {
   d.force_canary = on;
   for (const auto& sc : d.classes) {
     sc->slots_left = 0;  // the next take makes a slab of the wanted kind
+    sc->spare_wanted = false;
   }
 }
 

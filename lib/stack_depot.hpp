@@ -1,6 +1,7 @@
 // stack_depot.hpp: the process-wide side of task stacks: their layout, the slabs they are carved
-// from, the free lists all threads share and the trimmer that gives freed stacks' memory back to
-// the kernel. StackPool (stack_pool.hpp) caches stacks per thread in front of it.
+// from, the free lists all threads share and the background thread that makes slabs ahead of
+// need and gives freed stacks' memory back to the kernel. StackPool (stack_pool.hpp) caches stacks
+// per thread in front of it.
 //
 // Layout. A stack of `bytes` usable bytes (whole pages) lives in a slot of guard_bytes() + bytes:
 //   [guard region: guard_bytes() | usable: bytes]            (low addresses on the left)
@@ -22,8 +23,10 @@
 // Free lists. Each size class has a dirty list (stacks released with their pages still
 // resident) and a clean list (pages already dropped). depot_take serves dirty stacks first
 // (warm: no page faults), then clean ones, then carves new slots, then makes a new slab.
-// depot_give adds to the dirty list. A background thread (started by the first give, never
-// joined; asleep while no stack is dirty) wakes every 500 ms and trims, per class, as many
+// depot_give adds to the dirty list. A background thread (started on first need, never joined;
+// asleep while it has nothing to do) does two things. (a) When a class starts carving a slab, it
+// maps and protects that class's next slab (the spare), so the thread that spawns tasks seldom
+// makes a slab itself. (b) Every 500 ms while stacks are dirty, it trims, per class, as many
 // dirty stacks as were never taken since its last pass (the list's low-water mark): it drops
 // their pages with one madvise(MADV_DONTNEED) per run of adjacent slots, 64 stacks at a time
 // outside the lock, and moves them to the clean list. So a steady churn keeps its warm stacks,
@@ -37,12 +40,14 @@
 //  (2) A slot in the clean list has no resident page; no list holds a canary stack with a
 //      resident guard-region page.
 //  (3) No slab is ever unmapped or mprotected after it is made: taking and giving stacks
-//      makes no system call, and madvise runs only on the trimmer thread.
+//      makes no system call, and madvise runs only on the background thread (and in
+//      trim_stacks_now).
 //
 // Thread-safety: every function may be called from any thread. One mutex (the depot's) guards
 // the lists and carving; it is never held across madvise, and held across mmap/mprotect only
-// when a slab is made. Blocking: depot_take may block its thread in mmap/mprotect when it makes
-// a slab (once per 64 to 512 stacks), and both briefly wait for the mutex.
+// when depot_take makes a slab itself. Blocking: depot_take blocks its thread in mmap/mprotect
+// only when it must make a slab and no spare is ready (at most once per 64 to 512 stacks), and
+// both briefly wait for the mutex.
 #pragma once
 
 #include <cstddef>
@@ -72,7 +77,7 @@ void depot_give(std::size_t bytes, std::uintptr_t sp) noexcept;
 
 // Test hooks.
 // trim_stacks_now: drops the pages of every dirty stack now, on the calling thread, and waits
-// for the trimmer's chunk in flight, if any.
+// for the background thread's chunk in flight and spare slab in the making, if any.
 void trim_stacks_now() noexcept;
 // force_canary_slabs: while on, depot_take ignores the free lists and carves every stack from
 // a canary slab, whatever the budget.

@@ -40,14 +40,16 @@ struct sigaction previous_bus;
 
 // RunningStack: what the fault handler and the checks know of the running task.
 struct RunningStack {
-  std::uintptr_t low;  // low end of the usable stack; 0 when no task runs
+  std::uintptr_t low;   // low end of the usable stack; 0 when no task runs
+  std::uintptr_t high;  // its sp
   bool canary;
   std::uint64_t id;
   const char* name;
 };
 [[gnu::tls_model("initial-exec")]] constinit thread_local RunningStack running{};
-// last_checked: the low end of the canary stack check_finished_stack last found intact.
-constinit thread_local std::uintptr_t last_checked = 0;
+// finished_mark: xor'ed with a canary stack's low end, the word check_finished_stack leaves at
+// its sp (in the 32 bytes above sp, which no task uses) when it found the stack intact.
+constexpr std::uintptr_t finished_mark = 0x9e3779b97f4a7c15;
 
 [[noreturn]] void report_overflow(std::uint64_t id, const char* name) noexcept {
   die("stack overflow in task ", &id, name);
@@ -206,7 +208,7 @@ void set_running_stack(const boost::context::stack_context* sctx, std::uint64_t 
     return;
   }
   const auto sp = reinterpret_cast<std::uintptr_t>(sctx->sp);
-  running = RunningStack{sp - sctx->size, is_canary_stack(sp), task_id, name};
+  running = RunningStack{sp - sctx->size, sp, is_canary_stack(sp), task_id, name};
 }
 
 void clear_running_stack() noexcept {
@@ -220,18 +222,25 @@ void check_running_stack() noexcept {
   }
 }
 
-void check_finished_stack() noexcept {
+// The mark is written and read outside ASan's view, above the stack's sp.
+[[gnu::no_sanitize_address]] void check_finished_stack() noexcept {
   check_running_stack();
   if (running.canary) {
     if (!guard_untouched(running.low)) [[unlikely]] {
       report_overflow(running.id, running.name);
     }
-    last_checked = running.low;
+    *reinterpret_cast<std::uintptr_t*>(running.high) = running.low ^ finished_mark;
   }
 }
 
-bool checked_at_finish(std::uintptr_t low) noexcept {
-  return last_checked == low;
+[[gnu::no_sanitize_address]] bool checked_at_finish(std::uintptr_t sp,
+                                                    std::uintptr_t low) noexcept {
+  auto* word = reinterpret_cast<std::uintptr_t*>(sp);
+  if (*word != (low ^ finished_mark)) {
+    return false;
+  }
+  *word = 0;
+  return true;
 }
 
 }  // namespace gofer::detail

@@ -130,7 +130,7 @@ void StackPool::deallocate(boost::context::stack_context& sctx) noexcept {
   const auto sp = reinterpret_cast<std::uintptr_t>(sctx.sp);
   const std::size_t bytes = sctx.size;
   if (is_canary_stack(sp)) {
-    if (!checked_at_finish(sp - bytes) && !guard_untouched(sp - bytes)) [[unlikely]] {
+    if (!checked_at_finish(sp, sp - bytes) && !guard_untouched(sp - bytes)) [[unlikely]] {
       die("stack overflow in a finished task (its guard region was touched)", nullptr, nullptr);
     }
     live_canary.fetch_sub(1, std::memory_order_relaxed);

@@ -46,7 +46,8 @@
 //      [low - guard_bytes(), low). A canary stack's sp lies 32 bytes below a page boundary and
 //      its guard region is [low + 32 - guard_bytes(), low + 32). So
 //      sp % 64 (0 or 32) tells the kinds apart with no lookup.
-//  (2) Nothing writes at or above a stack's sp.
+//  (2) No task writes at or above a stack's sp (check_finished_stack leaves one word at a canary
+//      stack's sp, which its release clears).
 //  (3) A cached stack is still mapped, keeps its guard region (untouched, on a canary stack), and
 //      is never
 //      mprotected, madvised or munmapped while cached: reuse makes no system call.
@@ -61,8 +62,9 @@
 //
 // Blocking: nothing here parks a task. A cache hit or a cached release is a few loads and
 // stores, with no lock and no system call. A miss or a release past the cache takes the depot's
-// mutex briefly; a miss that needs a new slab blocks the thread in mmap (and, for a guarded
-// slab, up to 64 mprotects). check_finished_stack makes one mincore call on canary stacks.
+// mutex briefly; a miss that needs a new slab while the depot's background thread has none ready
+// blocks the thread in mmap (and, for a guarded slab, up to 64 mprotects). check_finished_stack
+// makes one mincore call on canary stacks.
 #pragma once
 
 #include <cstddef>
@@ -172,9 +174,10 @@ void check_running_stack() noexcept;
 // check_finished_stack: check_running_stack, then, on a canary stack, guard_untouched (one
 // mincore call); reported the same way. Called as a task ends, on its stack.
 void check_finished_stack() noexcept;
-// checked_at_finish: whether check_finished_stack on this thread last checked the canary stack
-// whose low end is `low` (so its release need not check again).
-bool checked_at_finish(std::uintptr_t low) noexcept;
+// checked_at_finish: whether check_finished_stack found the canary stack (sp, low) intact since
+// it was last released (it leaves a mark in the unused word at sp, which this clears), so its
+// release need not check again.
+bool checked_at_finish(std::uintptr_t sp, std::uintptr_t low) noexcept;
 
 // die: writes "gofer: <what>[<id>][ (<name>)]\n" with one write(2) and aborts. Async-signal-safe.
 [[noreturn]] void die(const char* what, const std::uint64_t* id, const char* name) noexcept;
