@@ -394,8 +394,11 @@ void trim_stacks_now() noexcept {
   std::unique_lock lk(d.lock);
   trim(d, lk, true);
   d.trimmed.wait(lk, [&] {
-    return std::all_of(d.classes.begin(), d.classes.end(),
-                       [](const auto& sc) { return sc->in_flight == 0 && !sc->spare_making; });
+    return std::all_of(d.classes.begin(), d.classes.end(), [&](const auto& sc) {
+      const bool spare_pending =
+          sc->spare_wanted && sc->spare == 0 && !d.force_canary && d.background_started;
+      return sc->in_flight == 0 && !sc->spare_making && !spare_pending;
+    });
   });
 }
 

@@ -77,7 +77,7 @@ void depot_give(std::size_t bytes, std::uintptr_t sp) noexcept;
 
 // Test hooks.
 // trim_stacks_now: drops the pages of every dirty stack now, on the calling thread, and waits
-// for the background thread's chunk in flight and spare slab in the making, if any.
+// for the background thread's chunk in flight and the spare slabs asked of it, if any.
 void trim_stacks_now() noexcept;
 // force_canary_slabs: while on, depot_take ignores the free lists and carves every stack from
 // a canary slab, whatever the budget.
