@@ -27,11 +27,12 @@
 // asleep while it has nothing to do) does two things. (a) When a class starts carving a slab, it
 // maps and protects that class's next slab (the spare) and faults in the top page of each of
 // its slots (the page every task touches first), so the thread that spawns tasks seldom makes a
-// slab itself or takes that fault. A spare slab holds one resident page per slot until used. (b) Every 500 ms while stacks are dirty, it trims, per class, as many
-// dirty stacks as were never taken since its last pass (the list's low-water mark): it drops
-// their pages with one madvise(MADV_DONTNEED) per run of adjacent slots, 64 stacks at a time
-// outside the lock, and moves them to the clean list. So a steady churn keeps its warm stacks,
-// while the memory of a burst that ended is returned within about a second.
+// slab itself or takes that fault. A spare slab holds one resident page per slot until used. (b)
+// Every 500 ms while stacks are dirty, it trims, per class, as many dirty stacks as were never
+// taken since its last pass (the list's low-water mark): it drops their pages with one
+// madvise(MADV_DONTNEED) per run of adjacent slots, 64 stacks at a time outside the lock, and moves
+// them to the clean list. So a steady churn keeps its warm stacks, while the memory of a burst that
+// ended is returned within about a second.
 //
 // Invariants:
 //  (1) Every carved slot is in exactly one place: handed out, in a StackPool, in a dirty or
