@@ -119,8 +119,12 @@ SlabPlan plan_slab(Depot& d, SizeClass& sc) {
   const std::size_t limit =
       guarded ? std::min(budget_left, max_guarded_slab_slots) : max_canary_slab_slots;
   const std::size_t count = std::clamp<std::size_t>(max_slab_bytes / stride, 1, limit);
-  sc.dirty.reserve(sc.slots + count);
-  sc.clean.reserve(sc.slots + count);
+  // Geometric growth: a million stacks must not copy the lists once per slab.
+  for (std::vector<std::uintptr_t>* list : {&sc.dirty, &sc.clean}) {
+    if (list->capacity() < sc.slots + count) {
+      list->reserve(std::max(sc.slots + count, 2 * list->capacity()));
+    }
+  }
   sc.slots += count;
   d.guarded_reserved += guarded ? count : 0;
   return SlabPlan{count, guarded};
