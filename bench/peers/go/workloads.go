@@ -8,7 +8,7 @@
 // and exits 1 when the data did not arrive (counts and sums are checked for every workload).
 //
 // GOMAXPROCS is set per workload: 1 for the single-thread workloads (spawn_live and sleepers
-// included), 2 for the cross-thread ones;
+// included; their procs2 variants, the peers of gofer's rt2 ones, use 2), 2 for the cross-thread ones;
 // spawn runs as two variants (procs1, procs2) and pingpong_cross as plain and locked (each
 // goroutine wired to its own OS thread by runtime.LockOSThread). spawn starts its 1,000,000
 // goroutines in waves of 1,000, each wave waited before the next, as the C++ peers do (all at
@@ -64,9 +64,12 @@ var workloads = []workload{
 	{"pingpong_cross/locked", func(id string, s float64) { pingpongCross(id, s, true) }},
 	{"mpmc_cross", mpmcCross},
 	{"parked_memory", parkedMemory},
-	{"spawn_live", spawnLive},
-	{"sleepers", func(id string, s float64) { sleepers(id, s, false) }},
-	{"sleepers/max", func(id string, s float64) { sleepers(id, s, true) }},
+	{"spawn_live", func(id string, s float64) { spawnLive(id, s, 1) }},
+	{"spawn_live/procs2", func(id string, s float64) { spawnLive(id, s, 2) }},
+	{"sleepers", func(id string, s float64) { sleepers(id, s, false, 1) }},
+	{"sleepers/max", func(id string, s float64) { sleepers(id, s, true, 1) }},
+	{"sleepers/procs2", func(id string, s float64) { sleepers(id, s, false, 2) }},
+	{"sleepers/procs2_max", func(id string, s float64) { sleepers(id, s, true, 2) }},
 	{"yield", yieldSwitch},
 	{"select_local", selectLocal},
 }
@@ -336,8 +339,8 @@ func parkedMemory(id string, scale float64) {
 
 // spawnLive: 100,000 goroutines that all stay alive, parked on one channel; the time per
 // goroutine until the last has started.
-func spawnLive(id string, scale float64) {
-	runtime.GOMAXPROCS(1)
+func spawnLive(id string, scale float64, procs int) {
+	runtime.GOMAXPROCS(procs)
 	n := scaled(spawnLiveTasks, scale, 1)
 	ch := make(chan int)
 	var started, sum int64
@@ -366,8 +369,8 @@ func spawnLive(id string, scale float64) {
 
 // sleepers: 10,000 goroutines, goroutine i sleeping 1 + (i*7919)%200 ms; the median (or the
 // largest) lateness of their wake-ups, in microseconds.
-func sleepers(id string, scale float64, max bool) {
-	runtime.GOMAXPROCS(1)
+func sleepers(id string, scale float64, max bool, procs int) {
+	runtime.GOMAXPROCS(procs)
 	n := scaled(sleeperTasks, scale, 1)
 	late := make([]int64, n)
 	var reported int64
