@@ -45,7 +45,7 @@ void task_entry(TaskStateBase* st) noexcept {
   // finish() after the handler has ended: this thread holds no reference to the exception
   // object once a waiter can see it.
   st->finish(std::move(error));
-  check_running_stack();
+  check_finished_stack();
   set_current_control(nullptr);
   Scheduler::local().task_finished(st->control);
   st->release();

@@ -12,11 +12,18 @@
 // (8 GB RSS and ~30 us per task in mmap and page faults on the reference machine), which a
 // shared benchmark machine cannot afford five times over.
 //
+// spawn_live starts spawn_live_tasks tasks that all stay alive (each parks on one channel's
+// receive) and reports the time per task until the last has started; then feeds them and checks
+// the sum. sleepers starts sleeper_tasks tasks, task i sleeping sleeper_delay(i) (1 to 200 ms),
+// each measuring how late it woke; it reports the median lateness (sleepers) or the largest
+// (sleepers/max), in microseconds, and checks that every task reported one.
+//
 // Thread-safety: everything here is called from the program's main thread only.
 #pragma once
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -46,6 +53,14 @@ inline constexpr std::int64_t yield_switches = 10'000'000;
 inline constexpr std::int64_t select_count = 1'000'000;
 inline constexpr int select_channels = 4;
 inline constexpr double idle_seconds = 1.0;
+inline constexpr std::int64_t spawn_live_tasks = 100'000;
+inline constexpr std::int64_t sleeper_tasks = 10'000;
+inline constexpr std::int64_t sleeper_max_ms = 200;
+
+// sleeper_delay: how long sleeper i sleeps: 1 to sleeper_max_ms ms, spread by a fixed stride.
+inline std::chrono::milliseconds sleeper_delay(std::int64_t i) {
+  return std::chrono::milliseconds(1 + (i * 7919) % sleeper_max_ms);
+}
 
 using clock = std::chrono::steady_clock;
 
@@ -96,6 +111,19 @@ inline void report(const std::string& id, const char* unit, double value) {
 template <class Unit>
 double per_op(clock::duration elapsed, std::int64_t ops) {
   return std::chrono::duration<double, Unit>(elapsed).count() / static_cast<double>(ops);
+}
+
+// report_lateness: checks that all n sleepers recorded a lateness (ns, -1 = none) and reports
+// the median, or the largest when `max`, in microseconds.
+inline void report_lateness(const std::string& id, std::vector<std::int64_t> late, bool max) {
+  std::int64_t missing = 0;
+  for (const std::int64_t v : late) {
+    missing += v < 0 ? 1 : 0;
+  }
+  check(id, "sleepers that did not report", missing, 0);
+  std::sort(late.begin(), late.end());
+  const std::int64_t v = max ? late.back() : late[late.size() / 2];
+  report(id, "us", static_cast<double>(v) / 1000.0);
 }
 
 // rss_bytes: VmRSS of this process, from /proc/self/status.

@@ -240,6 +240,59 @@ void parked_memory(const std::string& id, double scale) {
   peer::report(id, "bytes_per_task", static_cast<double>(after - before) / static_cast<double>(n));
 }
 
+void spawn_live(const std::string& id, double scale) {
+  const std::int64_t n = peer::scaled(peer::spawn_live_tasks, scale);
+  fibers::pooled_fixedsize_stack salloc;
+  fibers::unbuffered_channel<int> ch;
+  std::int64_t started = 0;
+  std::int64_t sum = 0;
+  std::vector<fibers::fiber> fs;
+  fs.reserve(static_cast<std::size_t>(n));
+  const auto start = clock::now();
+  for (std::int64_t i = 0; i < n; ++i) {
+    fs.emplace_back(std::allocator_arg, salloc, [&] {
+      ++started;
+      int v = 0;
+      if (ch.pop(v) == channel_op_status::success) {
+        sum += v;
+      }
+    });
+  }
+  while (started < n) {
+    boost::this_fiber::yield();  // lets every ready fiber run up to its receive
+  }
+  const auto elapsed = clock::now() - start;
+  for (std::int64_t i = 1; i <= n; ++i) {
+    ch.push(static_cast<int>(i));
+  }
+  for (auto& f : fs) {
+    f.join();
+  }
+  peer::check(id, "sum received", sum, peer::sum_below(n + 1));
+  peer::report(id, "ns_per_op", peer::per_op<std::nano>(elapsed, n));
+}
+
+void sleepers(const std::string& id, double scale, bool max) {
+  const std::int64_t n = peer::scaled(peer::sleeper_tasks, scale);
+  fibers::pooled_fixedsize_stack salloc;
+  std::vector<std::int64_t> late(static_cast<std::size_t>(n), -1);
+  std::vector<fibers::fiber> fs;
+  fs.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    fs.emplace_back(std::allocator_arg, salloc, [i, &late] {
+      const auto d = peer::sleeper_delay(i);
+      const auto start = clock::now();
+      boost::this_fiber::sleep_for(d);
+      late[static_cast<std::size_t>(i)] =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start - d).count();
+    });
+  }
+  for (auto& f : fs) {
+    f.join();
+  }
+  peer::report_lateness(id, std::move(late), max);
+}
+
 void yield_switch(const std::string& id, double scale) {
   const std::int64_t half = peer::scaled(peer::yield_switches / 2, scale);
   fibers::pooled_fixedsize_stack salloc;
@@ -274,6 +327,9 @@ int main(int argc, char** argv) {
       {"pingpong_cross", pingpong_cross},
       {"mpmc_cross", mpmc_cross},
       {"parked_memory", parked_memory},
+      {"spawn_live", spawn_live},
+      {"sleepers", [](const std::string& id, double s) { sleepers(id, s, false); }},
+      {"sleepers/max", [](const std::string& id, double s) { sleepers(id, s, true); }},
       {"yield", yield_switch},
   };
   return peer::run_main(argc, argv, "fiber_workloads", workloads);

@@ -7,7 +7,8 @@
 // line "workload=W [variant=V] unit=U value=X" and exits 0, or prints what went wrong to stderr
 // and exits 1 when the data did not arrive (counts and sums are checked for every workload).
 //
-// GOMAXPROCS is set per workload: 1 for the single-thread workloads, 2 for the cross-thread ones;
+// GOMAXPROCS is set per workload: 1 for the single-thread workloads (spawn_live and sleepers
+// included; their procs2 variants, the peers of gofer's rt2 ones, use 2), 2 for the cross-thread ones;
 // spawn runs as two variants (procs1, procs2) and pingpong_cross as plain and locked (each
 // goroutine wired to its own OS thread by runtime.LockOSThread). spawn starts its 1,000,000
 // goroutines in waves of 1,000, each wave waited before the next, as the C++ peers do (all at
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,9 @@ const (
 	yieldSwitches      = 10_000_000
 	selectCount        = 1_000_000
 	selectChannels     = 4
+	spawnLiveTasks     = 100_000
+	sleeperTasks       = 10_000
+	sleeperMaxMs       = 200
 )
 
 type workload struct {
@@ -59,6 +64,12 @@ var workloads = []workload{
 	{"pingpong_cross/locked", func(id string, s float64) { pingpongCross(id, s, true) }},
 	{"mpmc_cross", mpmcCross},
 	{"parked_memory", parkedMemory},
+	{"spawn_live", func(id string, s float64) { spawnLive(id, s, 1) }},
+	{"spawn_live/procs2", func(id string, s float64) { spawnLive(id, s, 2) }},
+	{"sleepers", func(id string, s float64) { sleepers(id, s, false, 1) }},
+	{"sleepers/max", func(id string, s float64) { sleepers(id, s, true, 1) }},
+	{"sleepers/procs2", func(id string, s float64) { sleepers(id, s, false, 2) }},
+	{"sleepers/procs2_max", func(id string, s float64) { sleepers(id, s, true, 2) }},
 	{"yield", yieldSwitch},
 	{"select_local", selectLocal},
 }
@@ -324,6 +335,65 @@ func parkedMemory(id string, scale float64) {
 	wg.Wait()
 	check(id, "sum received", atomic.LoadInt64(&sum), sumBelow(n+1))
 	report(id, "bytes_per_task", float64(after-before)/float64(n))
+}
+
+// spawnLive: 100,000 goroutines that all stay alive, parked on one channel; the time per
+// goroutine until the last has started.
+func spawnLive(id string, scale float64, procs int) {
+	runtime.GOMAXPROCS(procs)
+	n := scaled(spawnLiveTasks, scale, 1)
+	ch := make(chan int)
+	var started, sum int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			defer wg.Done()
+			atomic.AddInt64(&started, 1)
+			v := <-ch
+			atomic.AddInt64(&sum, int64(v))
+		}()
+	}
+	for atomic.LoadInt64(&started) < int64(n) {
+		runtime.Gosched()
+	}
+	elapsed := time.Since(start)
+	for i := 1; i <= n; i++ {
+		ch <- i
+	}
+	wg.Wait()
+	check(id, "sum received", atomic.LoadInt64(&sum), sumBelow(n+1))
+	report(id, "ns_per_op", perOp(elapsed, n, time.Nanosecond))
+}
+
+// sleepers: 10,000 goroutines, goroutine i sleeping 1 + (i*7919)%200 ms; the median (or the
+// largest) lateness of their wake-ups, in microseconds.
+func sleepers(id string, scale float64, max bool, procs int) {
+	runtime.GOMAXPROCS(procs)
+	n := scaled(sleeperTasks, scale, 1)
+	late := make([]int64, n)
+	var reported int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			defer wg.Done()
+			d := time.Duration(1+(i*7919)%sleeperMaxMs) * time.Millisecond
+			start := time.Now()
+			time.Sleep(d)
+			late[i] = int64(time.Since(start) - d)
+			atomic.AddInt64(&reported, 1)
+		}(i)
+	}
+	wg.Wait()
+	check(id, "sleepers that reported", atomic.LoadInt64(&reported), int64(n))
+	sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+	v := late[n/2]
+	if max {
+		v = late[n-1]
+	}
+	report(id, "us", float64(v)/1000)
 }
 
 func yieldSwitch(id string, scale float64) {

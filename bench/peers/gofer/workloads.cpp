@@ -11,8 +11,10 @@
 // the CPU a Runtime(2) burns while idle for 1 s, right after cross-thread traffic has grown
 // its adaptive spin, in ms of CPU per second.
 //
-// Every stack has a guard page, or a canary once the kernel's mapping budget is used up
-// (gofer/stack.hpp): parked_memory's 100,000 tasks pass that budget.
+// Every stack has a guard region, or a canary once the kernel's mapping budget is used up
+// (gofer/stack.hpp): parked_memory's and spawn_live's 100,000 tasks pass that budget. spawn_live
+// and sleepers run on the main thread's scheduler with the default 256 KiB stacks; their rt2
+// variants spawn from the main thread onto a gofer::Runtime(2), alternating threads.
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -220,6 +222,63 @@ void parked_memory(const std::string& id, double scale, std::size_t stack_size) 
   peer::report(id, "bytes_per_task", static_cast<double>(after - before) / static_cast<double>(n));
 }
 
+// spawn_live: on this thread's scheduler, or (rt2) spawned from this thread onto a
+// gofer::Runtime(2), alternating between its threads.
+void spawn_live(const std::string& id, double scale, bool rt2) {
+  const std::int64_t n = peer::scaled(peer::spawn_live_tasks, scale);
+  std::optional<gofer::Runtime> rt;
+  if (rt2) {
+    rt.emplace(2);
+  }
+  gofer::Chan<int> ch;
+  std::atomic<std::int64_t> started{0};
+  std::atomic<std::int64_t> sum{0};
+  std::vector<gofer::Task<void>> tasks;
+  tasks.reserve(static_cast<std::size_t>(n));
+  auto body = [ch, &started, &sum]() mutable {
+    started.fetch_add(1, std::memory_order_relaxed);
+    sum.fetch_add(ch.recv().value_or(0), std::memory_order_relaxed);
+  };
+  const auto start = clock::now();
+  for (std::int64_t i = 0; i < n; ++i) {
+    tasks.push_back(rt ? rt->go_on(static_cast<std::size_t>(i % 2), body) : gofer::go(body));
+  }
+  while (started.load(std::memory_order_relaxed) < n) {
+    gofer::yield();  // plain code: lets every ready task run up to its receive
+  }
+  const auto elapsed = clock::now() - start;
+  for (std::int64_t i = 1; i <= n; ++i) {
+    ch.send(static_cast<int>(i));
+  }
+  gofer::wait_all(tasks);
+  peer::check(id, "sum received", sum.load(), peer::sum_below(n + 1));
+  peer::report(id, "ns_per_op", peer::per_op<std::nano>(elapsed, n));
+}
+
+// sleepers: on this thread's scheduler, or (rt2) on a gofer::Runtime(2) as spawn_live.
+void sleepers(const std::string& id, double scale, bool max, bool rt2) {
+  const std::int64_t n = peer::scaled(peer::sleeper_tasks, scale);
+  std::optional<gofer::Runtime> rt;
+  if (rt2) {
+    rt.emplace(2);
+  }
+  std::vector<std::int64_t> late(static_cast<std::size_t>(n), -1);
+  std::vector<gofer::Task<void>> tasks;
+  tasks.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto body = [i, &late] {
+      const auto d = peer::sleeper_delay(i);
+      const auto start = clock::now();
+      gofer::sleep_for(d);
+      late[static_cast<std::size_t>(i)] =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start - d).count();
+    };
+    tasks.push_back(rt ? rt->go_on(static_cast<std::size_t>(i % 2), body) : gofer::go(body));
+  }
+  gofer::wait_all(tasks);
+  peer::report_lateness(id, std::move(late), max);
+}
+
 void yield_switch(const std::string& id, double scale) {
   const std::int64_t half = peer::scaled(peer::yield_switches / 2, scale);
   auto body = [half] {
@@ -295,6 +354,12 @@ int main(int argc, char** argv) {
       {"parked_memory", [](const std::string& id, double s) { parked_memory(id, s, 0); }},
       {"parked_memory/stack64k",
        [](const std::string& id, double s) { parked_memory(id, s, stack_64k); }},
+      {"spawn_live", [](const std::string& id, double s) { spawn_live(id, s, false); }},
+      {"spawn_live/rt2", [](const std::string& id, double s) { spawn_live(id, s, true); }},
+      {"sleepers", [](const std::string& id, double s) { sleepers(id, s, false, false); }},
+      {"sleepers/max", [](const std::string& id, double s) { sleepers(id, s, true, false); }},
+      {"sleepers/rt2", [](const std::string& id, double s) { sleepers(id, s, false, true); }},
+      {"sleepers/rt2_max", [](const std::string& id, double s) { sleepers(id, s, true, true); }},
       {"yield", yield_switch},
       {"select_local", select_local},
       {"idle_cpu", idle_cpu},
