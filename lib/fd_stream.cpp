@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include <gofer/blocking.hpp>
+#include <gofer/time.hpp>
 
 #include "errno_error.hpp"
 #include "fd_wait.hpp"
@@ -178,6 +179,7 @@ std::size_t FdStream::read_offloaded(std::size_t n, clock::time_point deadline) 
       data.resize(static_cast<std::size_t>(r));
       return data;
     }));
+    yield();  // a job the page cache serves at once must not let a large read hog the thread
   }
   // An earlier job may have read more than n (it was sized for another call): all of it goes
   // to the buffer.

@@ -10,7 +10,9 @@
 //     without blocking (a pipe reports writable with at least a page free);
 //   - offload: regular files and block devices, which epoll cannot watch (and char devices
 //     that refuse epoll, found on first use): every syscall runs on the blocking pool
-//     (blocking.hpp), so the scheduler thread never waits for a disk.
+//     (blocking.hpp), so the scheduler thread never waits for a disk; and the reading task
+//     yields once per offloaded read, so its thread's other tasks run at least once per chunk
+//     even when the page cache answers before the task could park.
 //
 // The read buffer (read_buffer.hpp) exists only while it holds unread bytes: it starts at
 // 4 KiB when a read needs one, grows only while read_line needs room for one line (as much
