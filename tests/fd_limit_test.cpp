@@ -4,7 +4,8 @@
 // tasks waits for an fd; a server at its limit keeps serving its connections while new work
 // gets a clear std::system_error (EMFILE); everything works again once fds are freed; no lock
 // is left held by a call that failed. Each TEST runs in its own process (ctest), and the limit
-// is restored at the end of each.
+// is restored at the end of each. They run in the Release and TSan builds; the ASan+UBSan build
+// skips them (see SetUp).
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -84,9 +85,22 @@ void expect_emfile(const std::system_error& e, const char* what) {
   EXPECT_NE(std::string(e.what()).find("Too many open files"), std::string::npos) << e.what();
 }
 
+// FdLimit: UBSan's vptr check probes an object's memory by writing it to a pipe it opens; with
+// every fd taken that fails and it reports a false "invalid vptr" from library code (its
+// suppressions cannot help: they match the dynamic type it could not read). So the
+// ASan+UBSan build, which always has that check, skips these tests.
+class FdLimit : public testing::Test {
+ protected:
+  void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan's vptr check needs a free fd for its memory probe";
+#endif
+  }
+};
+
 }  // namespace
 
-TEST(FdLimit, PlainThreadsBlockAndWakeWithNoFdFree) {
+TEST_F(FdLimit, PlainThreadsBlockAndWakeWithNoFdFree) {
   Watchdog dog;
   gofer::Runtime rt(2);
   gofer::Chan<int> ch;
@@ -115,7 +129,7 @@ TEST(FdLimit, PlainThreadsBlockAndWakeWithNoFdFree) {
   EXPECT_EQ(ch.try_recv(v), gofer::chan_status::empty);  // the channel's lock is free
 }
 
-TEST(FdLimit, BlockingPoolWakesTasksWithNoFdFree) {
+TEST_F(FdLimit, BlockingPoolWakesTasksWithNoFdFree) {
   Watchdog dog;
   gofer::Runtime rt(1);
   FdExhaustion full;
@@ -134,7 +148,7 @@ TEST(FdLimit, BlockingPoolWakesTasksWithNoFdFree) {
   }
 }
 
-TEST(FdLimit, SyncPrimitivesFromAFreshThreadWithNoFdFree) {
+TEST_F(FdLimit, SyncPrimitivesFromAFreshThreadWithNoFdFree) {
   Watchdog dog;
   gofer::Runtime rt(1);
   gofer::WaitGroup wg(1);
@@ -156,7 +170,7 @@ TEST(FdLimit, SyncPrimitivesFromAFreshThreadWithNoFdFree) {
   m.unlock();
 }
 
-TEST(FdLimit, ServerKeepsServingAndRecoversOnceFdsAreFreed) {
+TEST_F(FdLimit, ServerKeepsServingAndRecoversOnceFdsAreFreed) {
   Watchdog dog;
   auto listener = gofer::TcpListener::bind("127.0.0.1", 0);
   const std::uint16_t port = listener.local_port();
@@ -230,7 +244,7 @@ TEST(FdLimit, ServerKeepsServingAndRecoversOnceFdsAreFreed) {
   }
 }
 
-TEST(FdLimit, FirstFdWaitOfAThreadAtTheLimitThrowsAClearError) {
+TEST_F(FdLimit, FirstFdWaitOfAThreadAtTheLimitThrowsAClearError) {
   Watchdog dog;
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
@@ -254,7 +268,7 @@ TEST(FdLimit, FirstFdWaitOfAThreadAtTheLimitThrowsAClearError) {
   close(fds[1]);
 }
 
-TEST(FdLimit, RuntimeThatCannotStartAThreadSaysSo) {
+TEST_F(FdLimit, RuntimeThatCannotStartAThreadSaysSo) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "sanitizers reserve more address space than the lowered RLIMIT_AS allows";
 #else
