@@ -91,29 +91,36 @@ bool round_semaphore(gofer::Runtime& rt, Make make) {
   return ok;
 }
 
-// The Mutex is locked by the waker, which hands it over on unlock; the CondVar's notify runs
-// under the Mutex, as the guarantee requires (a notify after unlocking may race a waiter that
-// never slept).
+// CondVar: the waiter sets `waiting` under the Mutex and waits; the waker can take the Mutex
+// only once the waiter is parked on the CondVar (wait releases it after queueing), sets the
+// flag, releases the Mutex and notifies *after* unlocking. So the waiter wakes only through
+// notify_all, and destroys the CondVar while notify_all may still be returning.
 template <class MakeMutex, class MakeCv>
 bool round_cond_var(gofer::Runtime& rt, MakeMutex make_mutex, MakeCv make_cv) {
   std::atomic<bool> finished{false};
+  std::atomic<bool> waiting{false};
   auto m_holder = make_mutex();
   auto cv_holder = make_cv();
   gofer::Mutex& m = *m_holder;
   gofer::CondVar& cv = *cv_holder;
   bool ready = false;
   rt.go_on(1, [&] {
-    std::lock_guard lk(m);
-    ready = true;
-    finished.store(true);
+    while (!waiting.load()) {
+      gofer::yield();
+    }
+    {
+      std::lock_guard lk(m);
+      ready = true;
+      finished.store(true);
+    }
     cv.notify_all();
   });
   {
     std::unique_lock lk(m);
+    waiting.store(true);
     cv.wait(lk, [&ready] { return ready; });
   }
-  const bool ok = finished.load();
-  return ok;
+  return finished.load();
 }
 
 template <class Make>
