@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <vector>
 
 #include <gofer/errors.hpp>
 #include <gofer/runtime.hpp>
@@ -30,17 +29,13 @@ Runtime::Runtime(std::size_t threads) {
   for (std::size_t i = 0; i < threads; ++i) {
     threads_.push_back(std::make_unique<Worker>());
   }
-  // Each worker reports whether its scheduler is up; the first failure (a thread that cannot
-  // be created, a scheduler that cannot be installed) stops the ones already running and is
-  // thrown from here, naming the worker.
-  std::vector<std::future<void>> started;
-  started.reserve(threads);
-  std::size_t failed = threads;
-  std::string why;
-  for (std::size_t i = 0; i < threads && failed == threads; ++i) {
+  // Each worker reports whether its scheduler is up before the next one starts; the first
+  // failure (a thread that cannot be created, a scheduler that cannot be installed) stops the
+  // ones already running and is thrown from here, naming the worker.
+  for (std::size_t i = 0; i < threads; ++i) {
     Worker& w = *threads_[i];
     std::promise<void> up;
-    started.push_back(up.get_future());
+    std::future<void> started = up.get_future();
     try {
       w.thread = std::thread([this, &w, i, up = std::move(up)]() mutable {
         current_runtime = this;
@@ -53,27 +48,13 @@ Runtime::Runtime(std::size_t threads) {
         up.set_value();
         run_worker(w, i, stop_);
       });
+      started.get();
     } catch (const std::exception& e) {
-      failed = i;
-      why = e.what();
-      started.pop_back();
+      shutdown(shutdown_mode::stop_tasks);
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                              "gofer: Runtime could not start thread " + std::to_string(i) +
+                                  " of " + std::to_string(threads) + ": " + e.what());
     }
-  }
-  for (std::size_t i = 0; i < started.size(); ++i) {
-    try {
-      started[i].get();
-    } catch (const std::exception& e) {
-      if (failed == threads) {
-        failed = i;
-        why = e.what();
-      }
-    }
-  }
-  if (failed != threads) {
-    shutdown(shutdown_mode::stop_tasks);
-    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
-                            "gofer: Runtime could not start thread " + std::to_string(failed) +
-                                " of " + std::to_string(threads) + ": " + why);
   }
 }
 

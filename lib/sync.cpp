@@ -12,19 +12,6 @@
 
 namespace gofer {
 
-namespace {
-
-// park_here: park_on for the primitives below; throws gofer::cancelled when stopped.
-bool park_here(detail::SpinLock& lock, detail::WaitQueue& q,
-               std::chrono::steady_clock::time_point deadline, const char* what,
-               bool cancellable = true) {
-  const detail::wake_reason r = detail::park_on(lock, q, deadline, what, cancellable);
-  detail::throw_if_cancelled(r);
-  return r == detail::wake_reason::fired;
-}
-
-}  // namespace
-
 WaitGroup::WaitGroup(std::ptrdiff_t initial) : count_(initial) {
   if (initial < 0) {
     throw std::invalid_argument("gofer: WaitGroup counter cannot start negative (" +
@@ -54,7 +41,7 @@ bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (detail::lock_for_wait(lock_, [this]() noexcept { return count_ == 0; })) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline, "WaitGroup::wait");
+  return detail::park_on(lock_, waiters_, deadline, "WaitGroup::wait");
 }
 
 Semaphore::Semaphore(std::ptrdiff_t initial) : count_(initial) {
@@ -84,7 +71,7 @@ bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline
   if (now) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline, "Semaphore::acquire");
+  return detail::park_on(lock_, waiters_, deadline, "Semaphore::acquire");
 }
 
 void Semaphore::release(std::ptrdiff_t n) {
@@ -119,8 +106,8 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool canc
   if (now) {
     return true;
   }
-  return park_here(lock_, waiters_, deadline, "Mutex::lock",
-                   cancellable);  // fired: the lock was handed to us
+  return detail::park_on(lock_, waiters_, deadline, "Mutex::lock",
+                         cancellable);  // fired: the lock was handed to us
 }
 
 void Mutex::unlock() {

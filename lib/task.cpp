@@ -214,9 +214,7 @@ bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
   if (lock_for_wait(lock_, [this]() noexcept { return done(); })) {
     return true;
   }
-  const wake_reason r = park_on(lock_, waiters_, deadline, "Task::wait", cancellable);
-  throw_if_cancelled(r);
-  return r == wake_reason::fired;
+  return park_on(lock_, waiters_, deadline, "Task::wait", cancellable);
 }
 
 void TaskStateBase::throw_waited_twice() {

@@ -121,8 +121,8 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
   return w.reason;
 }
 
-wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
-                    bool cancellable) noexcept {
+bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
+             bool cancellable) {
   Waiter w;
   w.cancellable = cancellable;
   w.what = what;
@@ -134,7 +134,8 @@ wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, co
     std::lock_guard g(lock);
     q.unlink_if_linked(node);
   }
-  return r;
+  throw_if_cancelled(r);
+  return r == wake_reason::fired;
 }
 
 void request_stop(TaskControl& tc) noexcept {

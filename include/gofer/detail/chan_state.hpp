@@ -182,10 +182,14 @@ class ChanState {
 
   // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send.
   chan_status send(T& v, clock::time_point deadline, bool block) {
-    const chan_status st = attempt(block, chan_status::full, [this, &v](WaitNode*& woken) {
-      return try_send_locked(v, woken);  // an unbounded buffer's growth may throw bad_alloc
-    });
-    if (st != chan_status::full || !block) {
+    chan_status st;
+    WaitNode* woken = nullptr;
+    // try_send_locked may throw bad_alloc (an unbounded buffer's growth): lock_for_wait unlocks.
+    if (lock_for_wait(lock, [&] {
+          st = try_send_locked(v, woken);
+          return st != chan_status::full || !block;
+        })) {
+      complete_woken(woken);
       return st;
     }
     Waiter w;
@@ -197,10 +201,13 @@ class ChanState {
 
   // recv: as send, for receiving into out.
   chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
-    const chan_status st = attempt(block, chan_status::empty, [this, &out](WaitNode*& woken) {
-      return try_recv_locked(out, woken);
-    });
-    if (st != chan_status::empty || !block) {
+    chan_status st;
+    WaitNode* woken = nullptr;
+    if (lock_for_wait(lock, [&] {
+          st = try_recv_locked(out, woken);
+          return st != chan_status::empty || !block;
+        })) {
+      complete_woken(woken);
       return st;
     }
     // The parked receiver's node, value slot and Waiter, packed from a cache-line boundary:
@@ -233,36 +240,6 @@ class ChanState {
   }
 
  private:
-  // attempt: the entry of send and recv. Takes the lock and runs try_now(woken) under it (if
-  // that throws, the lock is released first). Returns its status with the lock released and
-  // the claimed peer woken, unless the call must wait (block, and the status is would_wait):
-  // then the lock is still held and the thread can park. A thread without a scheduler
-  // installs it with the lock released and tries again (see lock_for_wait).
-  template <class TryNow>
-  chan_status attempt(bool block, chan_status would_wait, TryNow try_now) {
-    for (;;) {
-      lock.lock();
-      WaitNode* woken = nullptr;
-      chan_status st;
-      try {
-        st = try_now(woken);
-      } catch (...) {
-        lock.unlock();
-        throw;
-      }
-      if (st != would_wait || !block) {
-        lock.unlock();
-        complete_woken(woken);
-        return st;
-      }
-      if (can_park()) {
-        return st;
-      }
-      lock.unlock();
-      ensure_scheduler();
-    }
-  }
-
   // finish_park: lock held on entry, released by park(); maps the wake reason to a status.
   chan_status finish_park(Waiter& w, WaitNode& n, clock::time_point deadline, WaitQueue& q) {
     auto unlock = [this] { lock.unlock(); };

@@ -101,16 +101,23 @@ void ensure_scheduler();
 // can_park: whether this thread's scheduler is installed, so a Waiter can be built.
 bool can_park() noexcept;
 
-// lock_for_wait: the entry of a blocking call. Takes `lock` and calls try_now() (noexcept)
-// under it: when that succeeds, releases the lock and returns true (no wait). Otherwise
-// returns false with the lock held and the thread able to park. A thread whose scheduler is
-// not installed yet installs it with the lock released and tries again, so a call that never
-// has to wait installs nothing and nothing that can throw runs under the lock.
+// lock_for_wait: the entry of every blocking call. Takes `lock` and calls try_now() under it:
+// when that returns true (done, or no wait wanted), releases the lock and returns true.
+// Otherwise returns false with the lock held and the thread able to park. A thread whose
+// scheduler is not installed yet installs it with the lock released and tries again, so a call
+// that never has to wait installs nothing; if try_now() throws, the lock is released first.
 template <class TryNow>
 bool lock_for_wait(SpinLock& lock, TryNow try_now) {
   for (;;) {
     lock.lock();
-    if (try_now()) {
+    bool now;
+    try {
+      now = try_now();
+    } catch (...) {
+      lock.unlock();
+      throw;
+    }
+    if (now) {
       lock.unlock();
       return true;
     }
@@ -317,10 +324,11 @@ class WakeList {
 // park_on: the caller holds `lock`, which guards q; links a node for the calling task (or
 // plain thread) at q's back and parks, releasing the lock. A waker claims the node through a
 // WakeList. On timeout or cancellation the node is unlinked again under the lock before
-// park_on returns. Returns the wake reason (it does not throw gofer::cancelled itself).
-// `what` names the wait in reports (a static string, e.g. "WaitGroup::wait").
-wake_reason park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
-                    bool cancellable = true) noexcept;
+// park_on returns. Returns true when a waker completed the node, false at the deadline; throws
+// gofer::cancelled when the task was stopped. `what` names the wait in reports (a static
+// string, e.g. "WaitGroup::wait").
+bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
+             bool cancellable = true);
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);
