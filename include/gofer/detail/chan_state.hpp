@@ -180,17 +180,59 @@ class ChanState {
   void dequeue_send_locked(WaitNode& n) noexcept { sendq_.unlink_if_linked(n); }
   void dequeue_recv_locked(WaitNode& n) noexcept { recvq_.unlink_if_linked(n); }
 
-  // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send.
+  // send: blocks (parks) until sent, closed, or the deadline; block=false for try_send. The
+  // fast path stays small enough to inline; waiting is send_parked's.
   chan_status send(T& v, clock::time_point deadline, bool block) {
-    chan_status st;
+    lock.lock();
     WaitNode* woken = nullptr;
-    // try_send_locked may throw bad_alloc (an unbounded buffer's growth): lock_for_wait unlocks.
-    if (lock_for_wait(lock, [&] {
-          st = try_send_locked(v, woken);
-          return st != chan_status::full || !block;
-        })) {
+    chan_status st;
+    try {
+      st = try_send_locked(v, woken);  // an unbounded buffer's growth may throw bad_alloc
+    } catch (...) {
+      lock.unlock();
+      throw;
+    }
+    if (st != chan_status::full || !block) {
+      lock.unlock();
       complete_woken(woken);
       return st;
+    }
+    return send_parked(v, deadline);
+  }
+
+  // recv: as send, for receiving into out.
+  chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
+    lock.lock();
+    WaitNode* woken = nullptr;
+    const chan_status st = try_recv_locked(out, woken);
+    if (st != chan_status::empty || !block) {
+      lock.unlock();
+      complete_woken(woken);
+      return st;
+    }
+    return recv_parked(out, deadline);
+  }
+
+  void close() {
+    WakeList wake(wake_reason::closed);  // completed once the guard released the lock
+    std::lock_guard g(lock);
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    wake.take_all(recvq_);
+    wake.take_all(sendq_);
+  }
+
+ private:
+  // send_parked / recv_parked: lock held on entry (the fast path found no peer and no room or
+  // value); park until done. A thread without a scheduler installs it with the lock released
+  // and tries again (nothing that can throw runs under the lock; see lock_for_wait).
+  [[gnu::noinline]] chan_status send_parked(T& v, clock::time_point deadline) {
+    if (!can_park()) {
+      lock.unlock();
+      ensure_scheduler();
+      return send(v, deadline, true);
     }
     Waiter w;
     w.what = "channel send";
@@ -199,16 +241,11 @@ class ChanState {
     return finish_park(w, n, deadline, sendq_);
   }
 
-  // recv: as send, for receiving into out.
-  chan_status recv(std::optional<T>& out, clock::time_point deadline, bool block) {
-    chan_status st;
-    WaitNode* woken = nullptr;
-    if (lock_for_wait(lock, [&] {
-          st = try_recv_locked(out, woken);
-          return st != chan_status::empty || !block;
-        })) {
-      complete_woken(woken);
-      return st;
+  [[gnu::noinline]] chan_status recv_parked(std::optional<T>& out, clock::time_point deadline) {
+    if (!can_park()) {
+      lock.unlock();
+      ensure_scheduler();
+      return recv(out, deadline, true);
     }
     // The parked receiver's node, value slot and Waiter, packed from a cache-line boundary:
     // a sender on another thread writes all three, and the receiver reads them back once it
@@ -228,18 +265,6 @@ class ChanState {
     return got;
   }
 
-  void close() {
-    WakeList wake(wake_reason::closed);  // completed once the guard released the lock
-    std::lock_guard g(lock);
-    if (closed_) {
-      return;
-    }
-    closed_ = true;
-    wake.take_all(recvq_);
-    wake.take_all(sendq_);
-  }
-
- private:
   // finish_park: lock held on entry, released by park(); maps the wake reason to a status.
   chan_status finish_park(Waiter& w, WaitNode& n, clock::time_point deadline, WaitQueue& q) {
     auto unlock = [this] { lock.unlock(); };

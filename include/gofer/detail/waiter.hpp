@@ -101,23 +101,17 @@ void ensure_scheduler();
 // can_park: whether this thread's scheduler is installed, so a Waiter can be built.
 bool can_park() noexcept;
 
-// lock_for_wait: the entry of every blocking call. Takes `lock` and calls try_now() under it:
-// when that returns true (done, or no wait wanted), releases the lock and returns true.
+// lock_for_wait: the entry of a blocking call. Takes `lock` and calls try_now() (noexcept)
+// under it: when that returns true (no wait needed), releases the lock and returns true.
 // Otherwise returns false with the lock held and the thread able to park. A thread whose
-// scheduler is not installed yet installs it with the lock released and tries again, so a call
-// that never has to wait installs nothing; if try_now() throws, the lock is released first.
+// scheduler is not installed yet installs it with the lock released and tries again, so a
+// call that never has to wait installs nothing and nothing that can throw runs under the lock.
+// (Channels keep the same rule in ChanState's send_parked/recv_parked.)
 template <class TryNow>
 bool lock_for_wait(SpinLock& lock, TryNow try_now) {
   for (;;) {
     lock.lock();
-    bool now;
-    try {
-      now = try_now();
-    } catch (...) {
-      lock.unlock();
-      throw;
-    }
-    if (now) {
+    if (try_now()) {
       lock.unlock();
       return true;
     }
