@@ -125,9 +125,9 @@ void FdStream::close() noexcept {
   buf_.clear();
 }
 
-bool FdStream::await_fd(Interest interest, clock::time_point deadline, std::string_view op) {
+bool FdStream::await_fd(Interest interest, clock::time_point deadline, const char* op) {
   try {
-    if (!wait_fd(fd_.get(), interest, deadline)) {
+    if (!wait_fd(fd_.get(), interest, deadline, op, &name_)) {
       throw_timed_out(op, name_);
     }
     return true;

@@ -122,7 +122,7 @@ class FdStream {
   void write_offloaded(std::string_view bytes, clock::time_point deadline);
   // await_fd: parks until fd is ready for `interest`; throws timed_out at the deadline.
   // Returns false when the fd cannot be polled (the stream then switched to offload mode).
-  bool await_fd(Interest interest, clock::time_point deadline, std::string_view op);
+  bool await_fd(Interest interest, clock::time_point deadline, const char* op);
 
   UniqueFd fd_;
   std::string name_;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <gofer/detail/waiter.hpp>
 
@@ -24,7 +25,10 @@ namespace gofer::detail {
 // wait_fd: true when fd is ready for `interest`, false at the deadline; throws
 // gofer::cancelled when the task is stopped, std::system_error when the fd cannot be polled
 // (EBADF, EPERM).
-bool wait_fd(int fd, Interest interest, clock::time_point deadline);
+// `op` (static text) and `subject` (the peer, path or name; alive while parked) say what the
+// wait is for in task dumps: "read 127.0.0.1:5000 (fd 7)".
+bool wait_fd(int fd, Interest interest, clock::time_point deadline, const char* op = nullptr,
+             const std::string* subject = nullptr);
 
 // forget_fd: drops fd's registration from this thread's poller, if any, waking its waiters
 // there; call before close.

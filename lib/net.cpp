@@ -84,7 +84,7 @@ detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline
     err = errno;
     return {};
   }
-  if (!detail::wait_fd(fd.get(), detail::Interest::writable, deadline)) {
+  if (!detail::wait_fd(fd.get(), detail::Interest::writable, deadline, "connect", &what)) {
     detail::throw_timed_out("connect", what);
   }
   int so_error = 0;

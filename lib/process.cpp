@@ -219,7 +219,8 @@ std::optional<int> Process::wait_until(std::chrono::steady_clock::time_point dea
     throw std::logic_error("gofer::Process::wait: empty or moved-from Process");
   }
   while (!exit_code_ && !reap()) {
-    if (!detail::wait_fd(pidfd_, detail::Interest::readable, deadline)) {
+    if (!detail::wait_fd(pidfd_, detail::Interest::readable, deadline, "wait for exit of",
+                         &name_)) {
       reap();
       break;
     }

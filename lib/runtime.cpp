@@ -1,3 +1,5 @@
+#include <pthread.h>
+
 #include <cstdio>
 #include <exception>
 #include <future>
@@ -9,6 +11,7 @@
 #include <gofer/runtime.hpp>
 
 #include "scheduler.hpp"
+#include "task_dump.hpp"
 
 namespace gofer {
 
@@ -39,6 +42,8 @@ Runtime::Runtime(std::size_t threads) {
     try {
       w.thread = std::thread([this, &w, i, up = std::move(up)]() mutable {
         current_runtime = this;
+        const std::string name = "gofer-rt-" + std::to_string(i);
+        ::pthread_setname_np(::pthread_self(), name.c_str());
         try {
           detail::ensure_scheduler();
         } catch (...) {
@@ -82,7 +87,7 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
   detail::Scheduler& sched = detail::Scheduler::local();
   for (auto& job : w.inbox) {
     try {
-      detail::launch(job->st, job->opts);
+      detail::launch(job->st, job->opts, job->opts.where);
     } catch (...) {
       // The task never started: finish it with the error so its waiters see it.
       job->st->finish(std::current_exception());
@@ -101,7 +106,7 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
                    index, sched.live_tasks());
       char prefix[64];
       std::snprintf(prefix, sizeof prefix, "gofer: Runtime thread %zu:", index);
-      sched.report_live(stderr, prefix, 20);
+      detail::report_live(sched.registry(), stderr, prefix, 20);
     }
   }
 }

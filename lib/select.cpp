@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include <gofer/select.hpp>
 
@@ -51,6 +52,18 @@ class LockSet {
   std::size_t* order_;
 };
 
+// describe_select: "select over 2 cases: chan 3 receive, chan 4 send" (with a timeout, the
+// parked Waiter's deadline says so in the dump's state).
+void describe_select(const WaitInfo& info, std::string& out) {
+  const auto* arms = static_cast<SelectArm* const*>(info.subject);
+  out += "select over " + std::to_string(info.a) + (info.a == 1 ? " case" : " cases");
+  for (std::size_t i = 0; i < info.a; ++i) {
+    out += i == 0 ? ": chan " : ", chan ";
+    out += std::to_string(arms[i]->chan_id());
+    out += arms[i]->sends() ? " send" : " receive";
+  }
+}
+
 }  // namespace
 
 std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* nodes,
@@ -93,7 +106,9 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
   // Pass 2: enqueue on every channel, in the poll order (as Go's selectgo): two cases on one
   // channel are then found by a later peer in random order, not always the first one.
   Waiter w;
-  w.what = "select";
+  w.info.describe = &describe_select;
+  w.info.subject = arms;
+  w.info.a = n;
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = poll[k];
     nodes[i].waiter = &w;

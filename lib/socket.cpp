@@ -22,9 +22,9 @@ void close_fd(UniqueFd& fd) noexcept {
   }
 }
 
-void park(int fd, Interest interest, clock::time_point deadline, std::string_view op,
+void park(int fd, Interest interest, clock::time_point deadline, const char* op,
           const std::string& name) {
-  if (!wait_fd(fd, interest, deadline)) {
+  if (!wait_fd(fd, interest, deadline, op, &name)) {
     throw_timed_out(op, name);
   }
 }

@@ -47,7 +47,7 @@ void close_fd(UniqueFd& fd) noexcept;
 
 // park: parks until fd is ready for `interest`. Throws errc::timed_out at the deadline
 // (naming op and name), gofer::cancelled, or std::system_error.
-void park(int fd, Interest interest, clock::time_point deadline, std::string_view op,
+void park(int fd, Interest interest, clock::time_point deadline, const char* op,
           const std::string& name);
 
 }  // namespace gofer::detail

@@ -10,7 +10,22 @@
 #include <gofer/semaphore.hpp>
 #include <gofer/wait_group.hpp>
 
+#include "describe.hpp"
+
 namespace gofer {
+
+namespace {
+
+// wait_info: a wait on a sync object, shown as "Mutex::lock 0x..." in task dumps.
+detail::WaitInfo wait_info(const char* what, const void* object) noexcept {
+  detail::WaitInfo info;
+  info.describe = &detail::describe_object;
+  info.what = what;
+  info.subject = object;
+  return info;
+}
+
+}  // namespace
 
 WaitGroup::WaitGroup(std::ptrdiff_t initial) : count_(initial) {
   if (initial < 0) {
@@ -41,7 +56,7 @@ bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (detail::lock_for_wait(lock_, [this]() noexcept { return count_ == 0; })) {
     return true;
   }
-  return detail::park_on(lock_, waiters_, deadline, "WaitGroup::wait");
+  return detail::park_on(lock_, waiters_, deadline, wait_info("WaitGroup::wait", this));
 }
 
 Semaphore::Semaphore(std::ptrdiff_t initial) : count_(initial) {
@@ -71,7 +86,7 @@ bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline
   if (now) {
     return true;
   }
-  return detail::park_on(lock_, waiters_, deadline, "Semaphore::acquire");
+  return detail::park_on(lock_, waiters_, deadline, wait_info("Semaphore::acquire", this));
 }
 
 void Semaphore::release(std::ptrdiff_t n) {
@@ -106,7 +121,7 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline, bool canc
   if (now) {
     return true;
   }
-  return detail::park_on(lock_, waiters_, deadline, "Mutex::lock",
+  return detail::park_on(lock_, waiters_, deadline, wait_info("Mutex::lock", this),
                          cancellable);  // fired: the lock was handed to us
 }
 
@@ -129,7 +144,7 @@ std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
   Mutex& m = *lock.mutex();
   detail::ensure_scheduler();
   detail::Waiter w;
-  w.what = "CondVar::wait";
+  w.info = wait_info("CondVar::wait", this);
   detail::WaitNode node{&w};
   lock_.lock();
   waiters_.push_back(node);

@@ -35,6 +35,7 @@ class RecordingStack {
 };
 
 void task_entry(TaskStateBase* st) noexcept {
+  st->control.ctx = boost::fibers::context::active();
   set_current_control(&st->control);
   std::exception_ptr error;
   try {
@@ -44,6 +45,7 @@ void task_entry(TaskStateBase* st) noexcept {
   }
   // finish() after the handler has ended: this thread holds no reference to the exception
   // object once a waiter can see it.
+  st->control.finished.store(true, std::memory_order_release);
   st->finish(std::move(error));
   check_finished_stack();
   set_current_control(nullptr);
@@ -137,13 +139,27 @@ std::uint64_t new_task_id() noexcept {
   return next++;
 }
 
+void describe_task_wait(const WaitInfo& info, std::string& out) {
+  out += info.what;
+  out += ' ';
+  out += std::to_string(info.id);
+}
+
+void describe_wait_any(const WaitInfo& info, std::string& out) {
+  out += "wait_any over " + std::to_string(info.a) + " tasks";
+}
+
 [[noreturn]] void throw_invalid_task() {
   throw std::logic_error("gofer: use of an empty or moved-from Task");
 }
 
-void launch(TaskStateBase* st, const TaskOptions& opts) {
+void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_location& where) {
   Scheduler& sched = Scheduler::local();
   st->control.id = new_task_id();
+  if (where.file_name() != nullptr && where.file_name()[0] != '\0') {
+    st->control.created_file = where.file_name();
+    st->control.created_line = where.line();
+  }
   if (!opts.name.empty()) {
     st->control.name = opts.name;
   }
@@ -214,7 +230,11 @@ bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
   if (lock_for_wait(lock_, [this]() noexcept { return done(); })) {
     return true;
   }
-  return park_on(lock_, waiters_, deadline, "Task::wait", cancellable);
+  WaitInfo info;
+  info.describe = &describe_task_wait;
+  info.what = control.blocking_job ? "wait for blocking job" : "wait for task";
+  info.id = control.id;
+  return park_on(lock_, waiters_, deadline, info, cancellable);
 }
 
 void TaskStateBase::throw_waited_twice() {
@@ -243,7 +263,8 @@ std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,
   }
   ensure_scheduler();
   Waiter w;
-  w.what = "wait_any";
+  w.info.describe = &describe_wait_any;
+  w.info.a = n;
   std::vector<WaitNode> nodes(n);
   std::ptrdiff_t found = -1;
   for (std::size_t i = 0; i < n && found < 0; ++i) {

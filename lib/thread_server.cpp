@@ -232,7 +232,7 @@ void ThreadServerCore::serve(Chan<std::exception_ptr> started) {
 void ThreadServerCore::dispatch(ServerEnvelope& env) {
   active_.add();
   try {
-    launch(env.state(), TaskOptions{task_names_[env.type()]});
+    launch(env.state(), TaskOptions{task_names_[env.type()]}, std::source_location());
   } catch (...) {
     // The handler never started (no stack): its Task, or the unobserved-error report of a
     // send()'s task, carries the error.

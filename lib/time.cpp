@@ -2,6 +2,7 @@
 
 #include <gofer/time.hpp>
 
+#include "describe.hpp"
 #include "scheduler.hpp"
 #include "stack_pool.hpp"
 
@@ -10,7 +11,8 @@ namespace gofer {
 void sleep_until(std::chrono::steady_clock::time_point deadline) {
   detail::ensure_scheduler();
   detail::Waiter w;
-  w.what = "sleep";
+  w.info.describe = &detail::describe_sleep;
+  w.info.b = static_cast<std::uint64_t>(deadline.time_since_epoch().count());
   auto nothing = [] {};
   detail::throw_if_cancelled(detail::park(w, deadline, nothing));
 }

@@ -40,7 +40,7 @@ class UdpSocket::Impl {
 
   void close() noexcept { close_fd(fd); }
 
-  void check_open(std::string_view op) const {
+  void check_open(const char* op) const {
     if (!fd) {
       detail::throw_errno_value(EBADF, op, name + " (the socket is closed)");
     }
@@ -48,7 +48,7 @@ class UdpSocket::Impl {
 
   // send: one datagram to `to` (nullptr: the connected peer), parking while the buffer is full.
   void send(std::string_view bytes, const SocketAddress* to, clock::time_point deadline,
-            std::string_view op) {
+            const char* op) {
     check_open(op);
     const std::string& peer_name = to != nullptr ? to->to_string() : name;
     for (;;) {
@@ -68,7 +68,7 @@ class UdpSocket::Impl {
   }
 
   // recv: one datagram into buf, with its sender.
-  Datagram recv(std::span<char> buf, clock::time_point deadline, std::string_view op) {
+  Datagram recv(std::span<char> buf, clock::time_point deadline, const char* op) {
     check_open(op);
     for (;;) {
       sockaddr_storage ss{};

@@ -1,4 +1,6 @@
 // waiter.cpp: park() and cancellation; the protocol is documented in detail/waiter.hpp.
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -22,6 +24,9 @@ TaskControl* current_control() noexcept {
 
 void set_current_control(TaskControl* tc) noexcept {
   current_task_control = tc;
+  if (Scheduler* s = Scheduler::installed()) {
+    s->registry().set_running(tc);
+  }
   if (tc != nullptr) {
     set_running_stack(&tc->stack, tc->id, tc->name.empty() ? nullptr : tc->name.c_str());
   } else {
@@ -80,19 +85,21 @@ void await_done(const Waiter& w) noexcept {
 
 wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
   TaskControl* const self = current_task_control;
-  TaskControl* const tc = w.cancellable ? self : nullptr;  // where request_stop can find w
+  // The record a dump (and request_stop) finds w through: the task's, or the thread's own.
+  TaskControl* const rec = self != nullptr ? self : &w.home->thread_record();
   w.timed = deadline != no_deadline;
+  w.since = coarse_now();
   bool must_suspend = true;
-  if (tc != nullptr) {
-    std::lock_guard guard(tc->lock);
-    if (tc->stop_requested) {
+  {
+    std::lock_guard guard(rec->lock);
+    if (w.cancellable && rec->stop_requested) {
       if (w.try_claim()) {
         w.reason = wake_reason::cancelled;
         w.state.store(Waiter::done, std::memory_order_release);
         must_suspend = false;
       }
     } else {
-      tc->parked = &w;
+      rec->parked = &w;
     }
   }
   unlock(arg);
@@ -113,19 +120,19 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
     }
     await_done(w);
   }
-  if (tc != nullptr) {
-    std::lock_guard guard(tc->lock);
-    tc->parked = nullptr;
+  {
+    std::lock_guard guard(rec->lock);
+    rec->parked = nullptr;
   }
   set_current_control(self);
   return w.reason;
 }
 
-bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
+bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const WaitInfo& info,
              bool cancellable) {
   Waiter w;
   w.cancellable = cancellable;
-  w.what = what;
+  w.info = info;
   WaitNode node{&w};
   q.push_back(node);
   auto unlock = [&lock] { lock.unlock(); };
@@ -141,9 +148,15 @@ bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const cha
 void request_stop(TaskControl& tc) noexcept {
   std::lock_guard guard(tc.lock);
   tc.stop_requested = true;
-  if (tc.parked != nullptr && tc.parked->try_claim()) {
+  if (tc.parked != nullptr && tc.parked->cancellable && tc.parked->try_claim()) {
     tc.parked->complete(wake_reason::cancelled, -1);
   }
+}
+
+std::int64_t coarse_now() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 void throw_if_cancelled(wake_reason r) {

@@ -148,9 +148,9 @@ TEST(Runtime, ShutdownReportNamesTheBlockedTaskAndItsWait) {
   closer.join();
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("shutdown still waiting for 1 task(s)"), std::string::npos) << err;
-  EXPECT_NE(
-      err.find("task " + std::to_string(t.id()) + " (stuck-reader): blocked in channel receive"),
-      std::string::npos)
+  EXPECT_NE(err.find("task " + std::to_string(t.id()) + " (stuck-reader): parked in chan " +
+                     std::to_string(gofer::chan_state(never).id()) + " receive (capacity 0"),
+            std::string::npos)
       << err;
   t.wait();
 }

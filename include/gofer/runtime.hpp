@@ -53,17 +53,39 @@ class Runtime {
   // size: the number of scheduler threads.
   std::size_t size() const noexcept { return threads_.size(); }
 
-  // go: spawns f(args...) on the next thread in round-robin order.
-  template <class F, class... A>
+  // go: spawns f(args...) on the next thread in round-robin order. As with gofer::go, the
+  // call's source location is the task's creation site for up to two arguments (debug.hpp).
+  template <detail::not_options F>
+  auto go(F&& f, detail::site where = detail::site::current()) {
+    return go_on(next(), with_site(where), std::forward<F>(f));
+  }
+  template <detail::not_options F, class A1>
+  auto go(F&& f, A1&& a1, detail::site where = detail::site::current()) {
+    return go_on(next(), with_site(where), std::forward<F>(f), std::forward<A1>(a1));
+  }
+  template <detail::not_options F, class A1, class A2>
+  auto go(F&& f, A1&& a1, A2&& a2, detail::site where = detail::site::current()) {
+    return go_on(next(), with_site(where), std::forward<F>(f), std::forward<A1>(a1),
+                 std::forward<A2>(a2));
+  }
+  template <detail::not_options F, class... A>
   auto go(F&& f, A&&... args) {
-    return go_on(next_.fetch_add(1, std::memory_order_relaxed) % size(), std::forward<F>(f),
-                 std::forward<A>(args)...);
+    return go_on(next(), with_site({}), std::forward<F>(f), std::forward<A>(args)...);
   }
   // go_on: spawns f(args...) on thread i (< size(), else std::out_of_range).
-  template <class F, class... A>
-  auto go_on(std::size_t i, F&& f, A&&... args) {
-    return go_on(i, TaskOptions{}, std::forward<F>(f), std::forward<A>(args)...);
+  template <detail::not_options F>
+  auto go_on(std::size_t i, F&& f, detail::site where = detail::site::current()) {
+    return go_on(i, with_site(where), std::forward<F>(f));
   }
+  template <detail::not_options F, class A1>
+  auto go_on(std::size_t i, F&& f, A1&& a1, detail::site where = detail::site::current()) {
+    return go_on(i, with_site(where), std::forward<F>(f), std::forward<A1>(a1));
+  }
+  template <detail::not_options F, class... A>
+  auto go_on(std::size_t i, F&& f, A&&... args) {
+    return go_on(i, with_site({}), std::forward<F>(f), std::forward<A>(args)...);
+  }
+  // go_on(i, opts, f, args...): with a name or stack size; the site is opts.where.
   template <class F, class... A>
   auto go_on(std::size_t i, TaskOptions opts, F&& f, A&&... args) {
     auto* st = detail::make_task_state(std::forward<F>(f), std::forward<A>(args)...);
@@ -87,6 +109,12 @@ class Runtime {
     std::thread thread;
   };
 
+  std::size_t next() noexcept { return next_.fetch_add(1, std::memory_order_relaxed) % size(); }
+  static TaskOptions with_site(const detail::site& where) {
+    TaskOptions opts;
+    opts.where = where;
+    return opts;
+  }
   void post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts);
   static void run_worker(Worker& w, std::size_t index, const std::atomic<bool>& stop);
 

@@ -52,6 +52,9 @@ class SelectArm {
  public:
   virtual SpinLock& lock() noexcept = 0;
   virtual const void* chan() const noexcept = 0;
+  // chan_id / sends: which channel and direction (task dumps).
+  virtual std::uint64_t chan_id() const noexcept = 0;
+  virtual bool sends() const noexcept = 0;
   // try_now: lock held; performs the operation if it can complete now (closed counts). A peer
   // it claimed is left in `woken` for the caller to complete after unlocking (chan_state.hpp).
   virtual bool try_now(WaitNode*& woken) = 0;
@@ -79,6 +82,8 @@ class RecvArm final : public SelectArm {
   RecvArm(Chan<T> ch, F f) : st_(&chan_state(ch)), ch_(std::move(ch)), f_(std::move(f)) {}
   SpinLock& lock() noexcept override { return st_->lock; }
   const void* chan() const noexcept override { return st_; }
+  std::uint64_t chan_id() const noexcept override { return st_->id(); }
+  bool sends() const noexcept override { return false; }
   bool try_now(WaitNode*& woken) override {
     return st().try_recv_locked(out_, woken) != chan_status::empty;
   }
@@ -109,6 +114,8 @@ class SendArm final : public SelectArm {
       : st_(&chan_state(ch)), ch_(std::move(ch)), v_(std::move(v)), f_(std::move(f)) {}
   SpinLock& lock() noexcept override { return st_->lock; }
   const void* chan() const noexcept override { return st_; }
+  std::uint64_t chan_id() const noexcept override { return st_->id(); }
+  bool sends() const noexcept override { return true; }
   bool try_now(WaitNode*& woken) override {
     const chan_status s = st().try_send_locked(v_, woken);
     closed_ = s == chan_status::closed;

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
@@ -153,24 +154,55 @@ detail::TaskStateBase& detail_state(const Task<U>& t) {
   return t.state();
 }
 
-// go: spawns f(args...) as a task on the calling thread's scheduler. Arguments are decayed
-// and moved into the task (use std::ref to pass a reference).
 template <class T>
 Task<T> detail::adopt_task(TaskState<T>* st) noexcept {
   return Task<T>(st);
 }
 
-template <class F, class... A>
-auto go(TaskOptions opts, F&& f, A&&... args) {
-  auto* st = detail::make_task_state(std::forward<F>(f), std::forward<A>(args)...);
-  auto task = detail::adopt_task(st);
-  detail::launch(st, opts);
-  return task;
-}
+namespace detail {
+template <class F>
+concept not_options = !std::is_same_v<std::decay_t<F>, TaskOptions>;
+using site = std::source_location;
 
 template <class F, class... A>
-requires(!std::is_same_v<std::decay_t<F>, TaskOptions>) auto go(F&& f, A&&... args) {
-  return go(TaskOptions{}, std::forward<F>(f), std::forward<A>(args)...);
+auto go_at(const site& where, TaskOptions opts, F&& f, A&&... args) {
+  auto* st = detail::make_task_state(std::forward<F>(f), std::forward<A>(args)...);
+  auto task = detail::adopt_task(st);
+  detail::launch(st, opts, where);
+  return task;
+}
+}  // namespace detail
+
+// go: spawns f(args...) as a task on the calling thread's scheduler. Arguments are decayed
+// and moved into the task (use std::ref to pass a reference). The call's source location is
+// recorded as the task's creation site (debug.hpp) for up to three arguments; a call with more
+// records the TaskOptions' site (see TaskOptions::where), or none.
+template <detail::not_options F>
+auto go(F&& f, detail::site where = detail::site::current()) {
+  return detail::go_at(where, {}, std::forward<F>(f));
+}
+template <detail::not_options F, class A1>
+auto go(F&& f, A1&& a1, detail::site where = detail::site::current()) {
+  return detail::go_at(where, {}, std::forward<F>(f), std::forward<A1>(a1));
+}
+template <detail::not_options F, class A1, class A2>
+auto go(F&& f, A1&& a1, A2&& a2, detail::site where = detail::site::current()) {
+  return detail::go_at(where, {}, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <detail::not_options F, class A1, class A2, class A3>
+auto go(F&& f, A1&& a1, A2&& a2, A3&& a3, detail::site where = detail::site::current()) {
+  return detail::go_at(where, {}, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                       std::forward<A3>(a3));
+}
+template <detail::not_options F, class... A>
+auto go(F&& f, A&&... args) {
+  return detail::go_at(detail::site(), {}, std::forward<F>(f), std::forward<A>(args)...);
+}
+// go(opts, f, args...): with a name or stack size; the site is where `opts` was made.
+template <class F, class... A>
+auto go(TaskOptions opts, F&& f, A&&... args) {
+  const detail::site where = opts.where;
+  return detail::go_at(where, std::move(opts), std::forward<F>(f), std::forward<A>(args)...);
 }
 
 // wait: free-function form of Task::wait.

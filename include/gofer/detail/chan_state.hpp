@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,12 @@ namespace detail {
 // max_chan_capacity: the largest bounded capacity (elements).
 inline constexpr std::size_t max_chan_capacity = std::size_t{1} << 30;
 inline constexpr std::size_t unbounded_capacity = std::numeric_limits<std::size_t>::max();
+
+// new_chan_id: a process-unique channel id (threads take ids in blocks: no shared atomic).
+std::uint64_t new_chan_id() noexcept;
+// describe_chan: "chan 3 receive (capacity 0, 0 buffered)" for a parked send or receive
+// (info: what = "send"/"receive", id, a = capacity, b = buffered when it parked).
+void describe_chan(const WaitInfo& info, std::string& out);
 
 // Ring: a FIFO of T in one allocation; fixed size when bounded, doubling when unbounded.
 template <class T>
@@ -123,6 +130,7 @@ class ChanState {
   SpinLock lock;
 
   std::size_t capacity() const noexcept { return cap_; }
+  std::uint64_t id() const noexcept { return id_; }
   std::size_t size() {
     std::lock_guard g(lock);
     return buf_.size();
@@ -235,7 +243,7 @@ class ChanState {
       return send(v, deadline, true);
     }
     Waiter w;
-    w.what = "channel send";
+    describe_wait(w, "send");
     WaitNode n{&w};
     enqueue_send_locked(n, v);
     return finish_park(w, n, deadline, sendq_);
@@ -256,13 +264,21 @@ class ChanState {
       Waiter w;
     } p;
     p.n.waiter = &p.w;
-    p.w.what = "channel receive";
+    describe_wait(p.w, "receive");
     enqueue_recv_locked(p.n, p.value);
     const chan_status got = finish_park(p.w, p.n, deadline, recvq_);
     if (got == chan_status::ok) {
       out.emplace(std::move(*p.value));
     }
     return got;
+  }
+
+  void describe_wait(Waiter& w, const char* what) const noexcept {
+    w.info.describe = &describe_chan;
+    w.info.what = what;
+    w.info.id = id_;
+    w.info.a = cap_;
+    w.info.b = buf_.size();
   }
 
   // finish_park: lock held on entry, released by park(); maps the wake reason to a status.
@@ -288,6 +304,7 @@ class ChanState {
 
   Ring<T> buf_;
   std::size_t cap_;
+  std::uint64_t id_ = new_chan_id();
   bool closed_ = false;
   WaitQueue recvq_;
   WaitQueue sendq_;

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <utility>
 
@@ -24,8 +25,11 @@ namespace gofer {
 
 // TaskOptions: per-task settings for go(opts, f, args...).
 struct TaskOptions {
-  std::string name;            // shown in error reports (unobserved exception, stack overflow)
+  std::string name;            // shown in error reports and task dumps (debug.hpp)
   std::size_t stack_size = 0;  // usable stack bytes; 0 = the process default (stack.hpp)
+  // where: the creation site shown in task dumps; defaults to where the TaskOptions object
+  // is made, e.g. go(TaskOptions{.name = "w"}, f) records the line of that call.
+  std::source_location where = std::source_location::current();
 };
 
 namespace detail {
@@ -103,8 +107,9 @@ class TaskStateBase {
 // blocks; tasks and blocking jobs share them).
 std::uint64_t new_task_id() noexcept;
 
-// launch: starts st's fiber on this thread's scheduler (adds the fiber's reference).
-void launch(TaskStateBase* st, const TaskOptions& opts);
+// launch: starts st's fiber on this thread's scheduler (adds the fiber's reference); `where`
+// is the creation site (file_name() empty or nullptr when unknown).
+void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_location& where);
 
 template <class T>
 class TaskState : public TaskStateBase {

@@ -123,13 +123,34 @@ bool lock_for_wait(SpinLock& lock, TryNow try_now) {
   }
 }
 
-// TaskControl: the cancellation and identity record of one task (lives in its task state).
+// WaitInfo: what a parked task (or plain thread) waits for, for task dumps (debug.hpp). The
+// blocking call fills it before park(): a few stores, no lock, no allocation. A dump reads it
+// on any thread while it holds the record's lock with the record's `parked` pointing at the
+// Waiter (so park() has not returned and everything the info points to is alive) and formats
+// it with `describe` (nullptr: `what` alone). What it points to must not change while parked.
+struct WaitInfo {
+  void (*describe)(const WaitInfo& info, std::string& out) = nullptr;
+  const char* what = "a gofer call";  // static text: "Mutex::lock", "sleep", an fd operation
+  const void* subject = nullptr;      // the call's own data (select arms, an fd's peer or path)
+  std::uint64_t id = 0;               // channel id, task id, fd
+  std::uint64_t a = 0;                // kind-specific (channel capacity, select case count)
+  std::uint64_t b = 0;                // kind-specific (buffered count, deadline)
+};
+
+// TaskControl: the record of one task (lives in its task state) or of a thread's own context
+// (its scheduler's thread record): identity, cancellation, the current wait, and the links of
+// its home scheduler's task registry (task_registry.hpp).
 struct TaskControl {
   SpinLock lock;
   bool stop_requested = false;      // guarded by lock
   struct Waiter* parked = nullptr;  // guarded by lock: the Waiter the task is parked on
   std::uint64_t id = 0;
   std::string name;
+  const char* created_file = nullptr;  // where go() was called (a static string), or nullptr
+  std::uint32_t created_line = 0;
+  bool blocking_job = false;              // a spawn_blocking job (no fiber; not listed)
+  std::atomic<bool> finished{false};      // the body has returned (or thrown)
+  boost::fibers::context* ctx = nullptr;  // the task's fiber (for debuggers), once it started
   boost::context::stack_context stack{};  // the task's stack, for overflow reports
   TaskControl* live_prev = nullptr;       // the home scheduler's list of live tasks
   TaskControl* live_next = nullptr;
@@ -169,7 +190,8 @@ struct Waiter {
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
   bool cancellable = true;                  // false: request_stop does not end this wait
-  const char* what = "a gofer call";        // what the task waits in, for reports (static text)
+  WaitInfo info;                            // what it waits for (task dumps)
+  std::int64_t since = 0;                   // when it parked (coarse_now(), set by park())
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
   Waiter* next_posted = nullptr;            // the home scheduler's inbox link (remote wakes)
@@ -319,10 +341,13 @@ class WakeList {
 // plain thread) at q's back and parks, releasing the lock. A waker claims the node through a
 // WakeList. On timeout or cancellation the node is unlinked again under the lock before
 // park_on returns. Returns true when a waker completed the node, false at the deadline; throws
-// gofer::cancelled when the task was stopped. `what` names the wait in reports (a static
-// string, e.g. "WaitGroup::wait").
-bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const char* what,
+// gofer::cancelled when the task was stopped. `info` says what the wait is for (task dumps).
+bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const WaitInfo& info,
              bool cancellable = true);
+
+// coarse_now: a cheap monotonic timestamp in nanoseconds (CLOCK_MONOTONIC_COARSE: a few ns to
+// read, a few ms of resolution), for "parked since" in task dumps.
+std::int64_t coarse_now() noexcept;
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);

@@ -1,0 +1,34 @@
+// chan.cpp: the untyped pieces of channels: ids and their wait descriptions (chan_state.hpp).
+#include <atomic>
+#include <string>
+
+#include <gofer/detail/chan_state.hpp>
+
+namespace gofer::detail {
+
+namespace {
+std::atomic<std::uint64_t> next_chan_id{1};
+}  // namespace
+
+std::uint64_t new_chan_id() noexcept {
+  constexpr std::uint64_t block = 256;
+  thread_local std::uint64_t next = 0;
+  thread_local std::uint64_t end = 0;
+  if (next == end) [[unlikely]] {
+    next = next_chan_id.fetch_add(block, std::memory_order_relaxed);
+    end = next + block;
+  }
+  return next++;
+}
+
+void describe_chan(const WaitInfo& info, std::string& out) {
+  out += "chan " + std::to_string(info.id) + " " + info.what + " (";
+  if (info.a == unbounded_capacity) {
+    out += "unbounded, ";
+  } else {
+    out += "capacity " + std::to_string(info.a) + ", ";
+  }
+  out += std::to_string(info.b) + " buffered)";
+}
+
+}  // namespace gofer::detail

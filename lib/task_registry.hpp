@@ -1,0 +1,104 @@
+// task_registry.hpp: the live tasks of one scheduler, and every scheduler of the process.
+//
+// TaskRegistry (one per Scheduler) lists the TaskControl records of the tasks whose home is
+// that scheduler's thread, plus one record for the thread's own context (the "thread record",
+// through which a plain thread blocked in a gofer call shows up as a pseudo-task). It also
+// publishes which task runs now and how many times the thread resumed a task, for the dumps
+// and the stall watchdog. It is the source of gofer::tasks() and dump_tasks() (debug.hpp).
+//
+// Every registry is linked into one process-wide list (registries()) from its scheduler's
+// installation to its destruction, and gets the next scheduler index (0, 1, ... in order of
+// installation; never reused).
+//
+// Invariants:
+//   - A record is in exactly one registry from task_started() to task_finished(), both on the
+//     home thread under the registry's lock; so a reader that holds the lock (for_each) may
+//     read any listed record's fields and take its lock (order: process list -> registry ->
+//     record; nothing takes them the other way round).
+//   - running() is the task the thread last resumed (nullptr: none or the thread's own
+//     context); together with resumes() it is written only by the home thread with relaxed
+//     stores (no read-modify-write), so publishing costs a store per switch, not a shared
+//     atomic operation.
+//
+// Thread-safety: task_started/task_finished/set_running on the home thread; for_each, live()
+// and the reads of running()/resumes() from any thread. Nothing here blocks except on the
+// short spin locks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include <gofer/detail/spin_lock.hpp>
+#include <gofer/detail/waiter.hpp>
+
+namespace gofer::detail {
+
+class Scheduler;
+
+class TaskRegistry {
+ public:
+  explicit TaskRegistry(Scheduler& owner);
+  ~TaskRegistry();
+  TaskRegistry(const TaskRegistry&) = delete;
+  TaskRegistry& operator=(const TaskRegistry&) = delete;
+
+  // index: this scheduler's process-wide number; thread_name: its thread's name (set at
+  // installation, from pthread_getname_np), e.g. "gofer-rt-1" or the program's name.
+  int index() const noexcept { return index_; }
+  const std::string& thread_name() const noexcept { return thread_name_; }
+  long thread_id() const noexcept { return tid_; }  // the kernel's thread id
+  Scheduler& owner() const noexcept { return owner_; }
+
+  void task_started(TaskControl& tc) noexcept;
+  void task_finished(TaskControl& tc) noexcept;
+  // live: the number of live tasks (exact on the home thread, a snapshot elsewhere).
+  std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+  TaskControl& thread_record() noexcept { return thread_record_; }
+
+  void set_running(TaskControl* tc) noexcept {
+    running_.store(tc, std::memory_order_relaxed);
+    resumes_.store(resumes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  TaskControl* running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  std::uint64_t resumes() const noexcept { return resumes_.load(std::memory_order_relaxed); }
+
+  // for_each: f(TaskControl&) for every live task, with the registry locked (f must not block
+  // or re-enter the registry; it may lock the record).
+  template <class F>
+  void for_each(F&& f) const {
+    std::lock_guard guard(lock_);
+    for (TaskControl* tc = head_; tc != nullptr; tc = tc->live_next) {
+      f(*tc);
+    }
+  }
+
+  // The process-wide list (each registry once, in installation order).
+  TaskRegistry* next_registry = nullptr;
+
+ private:
+  Scheduler& owner_;
+  int index_;
+  long tid_;
+  std::string thread_name_;
+  mutable SpinLock lock_;
+  TaskControl* head_ = nullptr;
+  TaskControl* tail_ = nullptr;
+  std::atomic<std::size_t> live_{0};
+  TaskControl thread_record_;
+  alignas(cache_line) std::atomic<TaskControl*> running_{nullptr};
+  std::atomic<std::uint64_t> resumes_{0};
+};
+
+// for_each_registry: f(TaskRegistry&) for every installed scheduler, in index order, with the
+// process-wide list locked (so none is destroyed meanwhile).
+void for_each_registry_impl(void (*f)(TaskRegistry&, void*), void* arg);
+template <class F>
+void for_each_registry(F&& f) {
+  for_each_registry_impl([](TaskRegistry& r, void* p) { (*static_cast<F*>(p))(r); }, &f);
+}
+
+}  // namespace gofer::detail
