@@ -40,6 +40,8 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "sched_stats.hpp"
+
 namespace gofer::detail {
 
 // Interest: what a watch waits for. readable includes a peer's hang-up; both include errors.
@@ -86,6 +88,8 @@ class Poller {
 
   // watching: pending watches (the scheduler polls for them when it is busy).
   std::size_t watching() const noexcept { return pending_; }
+  // fd_events: watches fired so far (scheduler_stats()).
+  std::uint64_t fd_events() const noexcept { return fd_events_.get(); }
   // registered: fds with a registration in epoll, armed or not (for tests).
   std::size_t registered() const noexcept { return records_.size(); }
   // has_fds: whether the epoll instance and eventfd are open (for tests).
@@ -113,6 +117,7 @@ class Poller {
   void erase(Record& r) noexcept;
 
   std::atomic<std::uint64_t> wakeups_{0};
+  Counter fd_events_;
   std::unordered_map<int, Record> records_;
   std::size_t pending_ = 0;
   int epfd_ = -1;

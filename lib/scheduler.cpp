@@ -72,7 +72,11 @@ boost::fibers::context* Scheduler::pick_next() noexcept {
       boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
     reactor_.on_dispatcher();
   }
-  return ready_.pop();
+  boost::fibers::context* next = ready_.pop();
+  if (next != nullptr) {
+    counters_.switches.bump();
+  }
+  return next;
 }
 
 void Scheduler::task_finished(TaskControl& tc) noexcept {

@@ -174,6 +174,7 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
     throw;
   }
   sched.task_started(st->control);
+  sched.counters().tasks_spawned.bump();
 }
 
 TaskStateBase::~TaskStateBase() {

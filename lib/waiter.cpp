@@ -45,19 +45,30 @@ Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Schedule
 void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
+  thread_local unsigned wakes = 0;
+  if ((++wakes & (run_delay_sample_period - 1)) == 0) {
+    woken_at = ticks();
+  }
   Scheduler* const target = home;
   // Only a wake from another thread can race the home thread's exit (see the invariants).
   // installed(), not local(): waking never installs a scheduler on the waking thread.
-  const bool remote = target != Scheduler::installed();
+  Scheduler* const self = Scheduler::installed();
+  const bool remote = target != self;
   if (remote) {
     target->begin_remote_wake();
+  }
+  if (self != nullptr) {
+    (remote ? self->counters().remote_wakes : self->counters().local_wakes).bump();
   }
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
   } else if (remote) {
     state.store(done, std::memory_order_release);
-    target->post_remote(*this);
+    const bool syscall = target->post_remote(*this);
+    if (self != nullptr) {
+      (syscall ? self->counters().eventfd_writes : self->counters().wakes_no_syscall).bump();
+    }
   } else {
     const boost::fibers::waker wake_it = waker;
     state.store(done, std::memory_order_release);
@@ -114,11 +125,18 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
       boost::fibers::waker timer_waker = w.waker;
       w.ctx->wait_until(deadline, lk, std::move(timer_waker));
     }
+    SchedCounters& counters = w.home->counters();
+    counters.parks.bump();
     if (w.state.load(std::memory_order_acquire) == Waiter::pending && w.try_claim()) {
       w.reason = wake_reason::timeout;
       w.state.store(Waiter::done, std::memory_order_release);
+      counters.timers_fired.bump();
     }
     await_done(w);
+    if (w.woken_at != 0) {
+      const std::uint64_t now = ticks();
+      counters.run_delay.record(now > w.woken_at ? now - w.woken_at : 0);
+    }
   }
   {
     std::lock_guard guard(rec->lock);

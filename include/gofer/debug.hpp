@@ -1,7 +1,9 @@
-// debug.hpp: seeing inside a running program: every task with what it waits for.
+// debug.hpp: seeing inside a running program: every task with what it waits for, and each
+// scheduler's counters.
 //
 //   for (const gofer::TaskInfo& t : gofer::tasks()) { ... }   // a snapshot, any thread
 //   gofer::dump_tasks();                                       // Go-style dump to stderr
+//   std::string metrics = gofer::stats_prometheus();          // for a /metrics endpoint
 //
 // tasks() lists every live task of every scheduler in the process, oldest first within a
 // scheduler, plus one pseudo-task per plain thread (or scheduler thread's own context) that
@@ -61,5 +63,43 @@ std::vector<TaskInfo> tasks();
 //         created at echo_server.cpp:41
 //   ...
 void dump_tasks(std::FILE* out = stderr);
+
+// SchedulerStats: one scheduler's counters, each monotonically increasing since the scheduler
+// was installed (except live_tasks, a gauge). Counted by the scheduler's own thread in plain
+// thread-local stores (no shared atomic operation on the hot path); read as a snapshot.
+// Wakes are counted by the thread that makes them, if it has a scheduler: wakes made by
+// threads without one (plain threads, the blocking pool) appear in no entry.
+struct SchedulerStats {
+  int scheduler;       // the scheduler's index (as TaskInfo::scheduler)
+  std::string thread;  // its thread's name
+  std::uint64_t tasks_spawned;
+  std::uint64_t live_tasks;
+  std::uint64_t context_switches;       // fibers resumed (tasks, the thread's own context, Boost's
+                                        // dispatcher)
+  std::uint64_t parks;                  // waits that suspended on this thread
+  std::uint64_t local_wakes;            // wakes of this thread's waiters made by this thread
+  std::uint64_t remote_wakes;           // wakes of other threads' waiters made by this thread
+  std::uint64_t eventfd_writes;         // remote wakes that had to wake a sleeping thread
+  std::uint64_t wakes_without_syscall;  // remote wakes that found the target spinning/running
+  std::uint64_t idle_spins_found_work;  // idle periods ended by work found while spinning
+  std::uint64_t epoll_sleeps;           // idle periods that went to sleep in the poller
+  std::uint64_t fd_events;              // fd readiness events dispatched to waiting tasks
+  std::uint64_t timers_fired;           // waits on this thread that ended at their deadline
+  // run_delay: from a task's wake-up to its running again, sampled (1 wake in 16): the number
+  // of samples, their sum, and the 50th/99th percentiles (within 13%) and maximum (exact).
+  struct RunDelay {
+    std::uint64_t samples;
+    std::chrono::nanoseconds sum, p50, p99, max;
+  } run_delay;
+};
+
+// scheduler_stats: one entry per installed scheduler, in index order.
+std::vector<SchedulerStats> scheduler_stats();
+
+// stats_prometheus: the same in the Prometheus text exposition format (version 0.0.4), for a
+// service's /metrics endpoint: counters gofer_<name>_total{scheduler="0",thread="..."}, the
+// gauge gofer_live_tasks, and the summary gofer_run_delay_seconds{quantile="0.5"|"0.99"} with
+// _sum and _count, plus the gauge gofer_run_delay_max_seconds.
+std::string stats_prometheus();
 
 }  // namespace gofer

@@ -190,11 +190,14 @@ struct Waiter {
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
   bool cancellable = true;                  // false: request_stop does not end this wait
-  WaitInfo info;                            // what it waits for (task dumps)
-  std::int64_t since = 0;                   // when it parked (coarse_now(), set by park())
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
   Waiter* next_posted = nullptr;            // the home scheduler's inbox link (remote wakes)
+  std::uint64_t woken_at = 0;               // the winner's ticks() stamp, on sampled wakes
+  // The fields above are the ones a waker writes: they share the Waiter's first cache line.
+  // The ones below are written by the waiter only and read by task dumps.
+  WaitInfo info;           // what it waits for
+  std::int64_t since = 0;  // when it parked (coarse_now(), set by park())
 };
 
 // WaitNode: a Waiter's entry in one WaitQueue. `slot` points at the value to move (a sender's
