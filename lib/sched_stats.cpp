@@ -4,20 +4,7 @@
 #include <bit>
 #include <thread>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
-
 namespace gofer::detail {
-
-std::uint64_t ticks() noexcept {
-#if defined(__x86_64__)
-  return __rdtsc();
-#else
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
-                                    std::chrono::nanoseconds(1));
-#endif
-}
 
 double ns_per_tick() noexcept {
 #if defined(__x86_64__)

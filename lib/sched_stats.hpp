@@ -19,6 +19,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
 namespace gofer::detail {
 
 class Counter {
@@ -37,8 +41,15 @@ class Counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
-// ticks: the CPU's time-stamp counter (x86_64), or steady_clock nanoseconds elsewhere.
-std::uint64_t ticks() noexcept;
+// ticks: the CPU's time-stamp counter (x86_64: one instruction), or steady_clock nanoseconds.
+inline std::uint64_t ticks() noexcept {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+                                    std::chrono::nanoseconds(1));
+#endif
+}
 // ns_per_tick: the measured length of one tick in nanoseconds.
 double ns_per_tick() noexcept;
 
@@ -70,7 +81,6 @@ class RunDelay {
 // SchedCounters: what one scheduler counts (the reactor and poller count their own parts).
 struct SchedCounters {
   Counter tasks_spawned;     // tasks launched on this thread
-  Counter switches;          // fibers resumed (tasks, the thread's context, the dispatcher)
   Counter parks;             // waits that suspended here
   Counter local_wakes;       // wakes this thread made of its own waiters
   Counter remote_wakes;      // wakes this thread made of other threads' waiters

@@ -1,5 +1,5 @@
 // scheduler.cpp: installing the per-thread scheduler, thread exit, and waiting for a thread's
-// tasks (the parts are in ready_queue.cpp, reactor.cpp and task_registry.cpp).
+// tasks (the parts are in ready_queue.hpp, reactor.cpp and task_registry.cpp).
 #include "scheduler.hpp"
 
 #include <boost/fiber/operations.hpp>
@@ -72,11 +72,7 @@ boost::fibers::context* Scheduler::pick_next() noexcept {
       boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
     reactor_.on_dispatcher();
   }
-  boost::fibers::context* next = ready_.pop();
-  if (next != nullptr) {
-    counters_.switches.bump();
-  }
-  return next;
+  return ready_.pop();
 }
 
 void Scheduler::task_finished(TaskControl& tc) noexcept {

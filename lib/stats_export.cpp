@@ -20,7 +20,7 @@ std::vector<SchedulerStats> scheduler_stats() {
         r.thread_name(),
         c.tasks_spawned.get(),
         r.live(),
-        c.switches.get(),
+        r.resumes(),
         c.parks.get(),
         c.local_wakes.get(),
         c.remote_wakes.get(),

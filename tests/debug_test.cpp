@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <latch>
 #include <string>
@@ -243,4 +244,29 @@ TEST(Debug, SnapshotsWhileTasksComeAndGoOnTwoThreads) {
   stop = true;
   gofer::wait_all(churners);
   EXPECT_GE(max_seen, 2u);
+}
+
+TEST(Debug, DumpOnSignalPrintsOutsideTheHandlerAndTheProgramGoesOn) {
+  EXPECT_THROW(gofer::dump_tasks_on_signal(SIGKILL), std::invalid_argument);
+  EXPECT_THROW(gofer::dump_tasks_on_signal(0), std::invalid_argument);
+  gofer::dump_tasks_on_signal(SIGUSR2);
+  gofer::Chan<int> ch;
+  auto t = gofer::go(gofer::TaskOptions{.name = "signalled"}, [&] { (void)ch.recv(); });
+  settle({t.id()});
+  testing::internal::CaptureStderr();
+  ASSERT_EQ(::raise(SIGUSR2), 0);
+  // The dump is printed by gofer's dump thread; wait for it (bounded).
+  std::string err;
+  for (int i = 0; i < 200 && err.find("\"signalled\"") == std::string::npos; ++i) {
+    gofer::sleep_for(10ms);
+    err += testing::internal::GetCapturedStderr();
+    testing::internal::CaptureStderr();
+  }
+  err += testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("task " + std::to_string(t.id()) + " \"signalled\" [parked"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(ch.send(1), true);  // the program goes on
+  t.wait();
+  ::signal(SIGUSR2, SIG_DFL);
 }

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -64,6 +65,13 @@ std::vector<TaskInfo> tasks();
 //   ...
 void dump_tasks(std::FILE* out = stderr);
 
+// dump_tasks_on_signal: opt-in: from now on, signal `sig` prints dump_tasks() to stderr and the
+// program goes on (as SIGQUIT does in Go, minus the exit). The handler only wakes a gofer
+// thread that prints the dump outside the handler. Replaces any handler of `sig`. Throws
+// std::invalid_argument for a signal that cannot be caught, std::system_error if the handler
+// or its pipe cannot be set up.
+void dump_tasks_on_signal(int sig = SIGQUIT);
+
 // SchedulerStats: one scheduler's counters, each monotonically increasing since the scheduler
 // was installed (except live_tasks, a gauge). Counted by the scheduler's own thread in plain
 // thread-local stores (no shared atomic operation on the hot path); read as a snapshot.
@@ -74,8 +82,8 @@ struct SchedulerStats {
   std::string thread;  // its thread's name
   std::uint64_t tasks_spawned;
   std::uint64_t live_tasks;
-  std::uint64_t context_switches;       // fibers resumed (tasks, the thread's own context, Boost's
-                                        // dispatcher)
+  std::uint64_t context_switches;       // resumptions of a task (or the thread's own context)
+                                        // at its start and after each wait or yield
   std::uint64_t parks;                  // waits that suspended on this thread
   std::uint64_t local_wakes;            // wakes of this thread's waiters made by this thread
   std::uint64_t remote_wakes;           // wakes of other threads' waiters made by this thread
