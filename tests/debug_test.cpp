@@ -120,7 +120,8 @@ TEST(Debug, EveryWaitKindIsNamedInTheSnapshotAndTheDump) {
       {sem_waiter.id(), "Semaphore::acquire " + hex(&sem)},
       {task_waiter.id(), "wait for task " + std::to_string(recv.id())},
       {job_waiter.id(), "wait for blocking job " + std::to_string(job.id())},
-      {child_waiter.id(), "wait for exit of sleep (fd "},
+      {child_waiter.id(),
+       "wait for exit of child sleep (pid " + std::to_string(child.pid()) + ") (fd "},
   };
   for (const auto& e : expected) {
     const gofer::TaskInfo* t = find(all, e.id);

@@ -18,7 +18,7 @@
 //   "read 127.0.0.1:5000 (fd 7)"   "accept 0.0.0.0:8080 (fd 5)"   "connect 10.0.0.1:80 (fd 6)"
 //   "Mutex::lock 0x7f..."   "CondVar::wait 0x..."   "WaitGroup::wait 0x..."
 //   "Semaphore::acquire 0x..."   "wait for task 12"   "wait for blocking job 14"
-//   "wait_any over 3 tasks"   "wait for exit of child sleep (pid 4242)"
+//   "wait_any over 3 tasks"   "wait for exit of child sleep (pid 4242) (fd 8)"
 // Channel ids are process-unique numbers given at creation; the same channel has the same id
 // in every entry, so a dump shows who waits on whom.
 //
