@@ -106,7 +106,7 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
                    index, sched.live_tasks());
       char prefix[64];
       std::snprintf(prefix, sizeof prefix, "gofer: Runtime thread %zu:", index);
-      detail::report_live(sched.registry(), stderr, prefix, 20);
+      detail::report_live(sched.registry, stderr, prefix, 20);
     }
   }
 }
