@@ -18,7 +18,7 @@ namespace {
 
 // wait_info: a wait on a sync object, shown as "Mutex::lock 0x..." in task dumps.
 detail::WaitInfo wait_info(const char* what, const void* object) noexcept {
-  detail::WaitInfo info;
+  detail::WaitInfo info{};
   info.describe = &detail::describe_object;
   info.what = what;
   info.subject = object;

@@ -230,7 +230,7 @@ bool TaskStateBase::await_slow(clock::time_point deadline, bool cancellable) {
   if (lock_for_wait(lock_, [this]() noexcept { return done(); })) {
     return true;
   }
-  WaitInfo info;
+  WaitInfo info{};
   info.describe = &describe_task_wait;
   info.what = control.blocking_job ? "wait for blocking job" : "wait for task";
   info.id = control.id;

@@ -128,13 +128,15 @@ bool lock_for_wait(SpinLock& lock, TryNow try_now) {
 // on any thread while it holds the record's lock with the record's `parked` pointing at the
 // Waiter (so park() has not returned and everything the info points to is alive) and formats
 // it with `describe` (nullptr: `what` alone). What it points to must not change while parked.
+// The fields after `what` are left uninitialized in a Waiter (a park costs no stores for
+// them): a describe function reads only the fields its blocking call sets.
 struct WaitInfo {
   void (*describe)(const WaitInfo& info, std::string& out) = nullptr;
   const char* what = "a gofer call";  // static text: "Mutex::lock", "sleep", an fd operation
-  const void* subject = nullptr;      // the call's own data (select arms, an fd's peer or path)
-  std::uint64_t id = 0;               // channel id, task id, fd
-  std::uint64_t a = 0;                // kind-specific (channel capacity, select case count)
-  std::uint64_t b = 0;                // kind-specific (buffered count, deadline)
+  const void* subject;                // the call's own data (select arms, an fd's peer or path)
+  std::uint64_t id;                   // channel id, task id, fd
+  std::uint64_t a;                    // kind-specific (channel capacity, select case count)
+  std::uint64_t b;                    // kind-specific (buffered count, deadline)
 };
 
 // TaskControl: the record of one task (lives in its task state) or of a thread's own context
