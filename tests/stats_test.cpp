@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -118,6 +118,66 @@ Observed run_workload(gofer::Runtime& rt) {
   return o;
 }
 
+bool valid_name(const std::string& n) {
+  if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) {
+    return false;
+  }
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+  });
+}
+
+// Sample: one line `name{k="v",...} value` of the text format, parsed strictly.
+struct Sample {
+  bool ok = false;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+Sample parse_sample(const std::string& line) {
+  Sample s;
+  const auto brace = line.find('{');
+  const auto close = line.find("} ");
+  if (brace == std::string::npos || close == std::string::npos || close < brace) {
+    return s;
+  }
+  s.name = line.substr(0, brace);
+  std::size_t i = brace + 1;
+  while (i < close) {
+    const auto eq = line.find("=\"", i);
+    if (eq == std::string::npos || eq > close) {
+      return s;
+    }
+    const std::string key = line.substr(i, eq - i);
+    std::string value;
+    std::size_t j = eq + 2;
+    for (; j < line.size() && line[j] != '"'; ++j) {
+      if (line[j] == '\\' && j + 1 < line.size()) {
+        ++j;
+      }
+      value += line[j];
+    }
+    if (j >= line.size() || !valid_name(key)) {
+      return s;
+    }
+    s.labels[key] = value;
+    i = j + 1;
+    if (i < close && line[i] == ',') {
+      ++i;
+    }
+  }
+  const std::string number = line.substr(close + 2);
+  std::size_t used = 0;
+  try {
+    s.value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    return s;
+  }
+  s.ok = used == number.size() && valid_name(s.name);
+  return s;
+}
+
 }  // namespace
 
 TEST(Stats, CountWhatAScriptedWorkloadDid) {
@@ -151,30 +211,30 @@ TEST(Stats, CountWhatAScriptedWorkloadDid) {
 TEST(Stats, PrometheusTextParsesBackToTheSameCounters) {
   gofer::Runtime rt(1);
   const Observed o = run_workload(rt);
-  const std::regex sample(R"re(^([a-zA-Z_:][a-zA-Z0-9_:]*)\{scheduler="(\d+)",thread="([^"\\]*)")re"
-                          R"re((,quantile="([0-9.]+)")?\} (\S+)$)re");
-  const std::regex meta(R"(^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$)");
   std::map<std::string, std::string> types;
   std::map<std::pair<std::string, int>, double> values;
   std::istringstream in(o.prometheus);
   std::string line;
-  std::smatch m;
   while (std::getline(in, line)) {
-    if (std::regex_match(line, m, meta)) {
-      if (m[1] == "TYPE") {
-        types[m[2]] = m[3];
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name, rest;
+      words >> name >> rest;
+      ASSERT_TRUE(valid_name(name)) << line;
+      ASSERT_FALSE(rest.empty()) << line;
+      if (line[2] == 'T') {
+        types[name] = rest;
       }
       continue;
     }
-    ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a sample line: " << line;
-    std::size_t used = 0;
-    const double v = std::stod(m[6], &used);
-    ASSERT_EQ(used, m[6].length()) << line;
-    std::string name = m[1];
-    if (m[5].matched) {
-      name += "{quantile=" + std::string(m[5]) + "}";
+    const Sample smp = parse_sample(line);
+    ASSERT_TRUE(smp.ok) << "not a sample line: " << line;
+    ASSERT_TRUE(smp.labels.count("scheduler") && smp.labels.count("thread")) << line;
+    std::string name = smp.name;
+    if (smp.labels.count("quantile")) {
+      name += "{quantile=" + smp.labels.at("quantile") + "}";
     }
-    values[{name, std::stoi(m[2])}] = v;
+    values[{name, std::stoi(smp.labels.at("scheduler"))}] = smp.value;
   }
   EXPECT_EQ(types["gofer_tasks_spawned_total"], "counter");
   EXPECT_EQ(types["gofer_live_tasks"], "gauge");
