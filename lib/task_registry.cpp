@@ -6,24 +6,32 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <type_traits>
 
 #include <gofer/detail/task_state.hpp>
 
 namespace gofer::detail {
 
-namespace {
-
+// RegistryList: the process-wide list of registries (see the header).
 struct RegistryList {
   std::mutex mutex;
   TaskRegistry* head = nullptr;
   TaskRegistry* tail = nullptr;
   int next_index = 0;
 };
+static_assert(std::is_trivially_destructible_v<RegistryList>,
+              "registry_list must outlive main: threads may exit after it");
 
-RegistryList& registry_list() {
-  static auto* list = new RegistryList;  // never destroyed: threads may exit after main
-  return *list;
-}
+// registry_list: the one list. Constant-initialized, so it exists before any static
+// constructor can install a scheduler, and trivially destructible, so it is still there for
+// threads that exit after main. A namespace-scope object with external linkage so that
+// debuggers find it by name: share/gofer/gdb/gofer.py reads gofer::detail::registry_list
+// (head, then each registry's next_registry) from a live process or a core file. This file is
+// compiled with -g in every build type for the same reason (CMakeLists.txt).
+extern constinit RegistryList registry_list;
+constinit RegistryList registry_list;
+
+namespace {
 
 std::string current_thread_name() {
   char name[64] = {};
@@ -39,7 +47,7 @@ TaskRegistry::TaskRegistry(Home& owner)
     : owner_(owner), tid_(::syscall(SYS_gettid)), thread_name_(current_thread_name()) {
   thread_record_.id = new_task_id();
   thread_record_.name = thread_name_;
-  RegistryList& list = registry_list();
+  RegistryList& list = registry_list;
   std::lock_guard guard(list.mutex);
   index_ = list.next_index++;
   if (list.tail != nullptr) {
@@ -51,7 +59,7 @@ TaskRegistry::TaskRegistry(Home& owner)
 }
 
 TaskRegistry::~TaskRegistry() {
-  RegistryList& list = registry_list();
+  RegistryList& list = registry_list;
   std::lock_guard guard(list.mutex);
   TaskRegistry* prev = nullptr;
   for (TaskRegistry* r = list.head; r != nullptr; prev = r, r = r->next_registry) {
@@ -66,7 +74,7 @@ TaskRegistry::~TaskRegistry() {
 }
 
 void for_each_registry_impl(void (*f)(TaskRegistry&, void*), void* arg) {
-  RegistryList& list = registry_list();
+  RegistryList& list = registry_list;
   std::lock_guard guard(list.mutex);
   for (TaskRegistry* r = list.head; r != nullptr; r = r->next_registry) {
     f(*r, arg);
