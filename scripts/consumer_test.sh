@@ -10,6 +10,7 @@ cmake -S "$root" -B "$tmp/gofer" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGOFER_BUI
 cmake --build "$tmp/gofer" -j2 >/dev/null
 cmake --install "$tmp/gofer" >/dev/null
 test -f "$tmp/prefix/lib/libgofer.a" || test -f "$tmp/prefix/lib/x86_64-linux-gnu/libgofer.a"
+test -f "$tmp/prefix/share/gofer/gdb/gofer.py"
 cmake -S "$root/tests/consumers/find_package" -B "$tmp/fp" -G Ninja \
   -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/fp" >/dev/null

@@ -14,6 +14,7 @@ packages=(
   libboost-context1.81-dev libboost-fiber1.81-dev
   libgtest-dev libgmock-dev
   clang-format
+  gdb python3  # tests/gdb: the gdb extension on a live process and a core file
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev golang-go)
