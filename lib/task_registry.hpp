@@ -6,9 +6,12 @@
 // publishes which task runs now and how many times the thread resumed a task, for the dumps
 // and the stall watchdog. It is the source of gofer::tasks() and dump_tasks() (debug.hpp).
 //
-// Every registry is linked into one process-wide list (registries()) from its scheduler's
-// installation to its destruction, and gets the next scheduler index (0, 1, ... in order of
-// installation; never reused).
+// Every registry is linked into one process-wide list (registry_list in task_registry.cpp,
+// walked by for_each_registry() and, from outside the process, by the gdb extension
+// share/gofer/gdb/gofer.py) from its scheduler's installation to its destruction, and gets
+// the next scheduler index (0, 1, ... in order of installation; never reused). The gdb
+// extension reads the fields of TaskRegistry, TaskControl and Waiter by name: renaming one
+// means changing gofer.py too (tests/gdb checks it).
 //
 // Invariants:
 //   - A record is in exactly one registry from task_started() to task_finished(), both on the
