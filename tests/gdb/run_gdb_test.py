@@ -10,8 +10,8 @@
 # program itself (the sleep's time left aside), each wait in the form expected for its kind,
 # and a backtrace through the task's own function.
 #
-# Exit status: 0 passed, 1 failed, 77 skipped (no gdb, or the system forbids
-# ptrace: Yama's ptrace_scope 3, a container without CAP_SYS_PTRACE, ...).
+# Exit status: 0 passed, 1 failed, 77 skipped (no gdb, a gdb without Python, or the system
+# forbids ptrace: Yama's ptrace_scope 3, a container without CAP_SYS_PTRACE, ...).
 import os
 import re
 import select
@@ -160,6 +160,8 @@ def main():
         listing = run_gdb(gdb, target + ["-x", script], ["info gofer-tasks"])
         if not_permitted(listing):
             skip("ptrace attach is not permitted here:\n" + listing)
+        if "Python scripting is not supported" in listing:
+            skip("this gdb has no Python support")
         check(mode, program, script, gdb, target, expected, listing)
     finally:
         if proc.poll() is None:

@@ -255,17 +255,34 @@ def registries():
         seen += 1
 
 
+class Unreadable:
+    """A record that could not be read (a core file cut short, a list being relinked)."""
+
+    def __init__(self, address, error):
+        self.address = address
+        self.error = error
+        self.pseudo = False
+        self.id = None
+
+
 def tasks_of(registry, now):
     out = []
     tc = registry["head_"]
     seen = 0
     while int(tc) != 0 and seen < 1_000_000:
-        out.append(Task(registry, tc.dereference(), False, now))
-        tc = tc["live_next"]
+        try:
+            out.append(Task(registry, tc.dereference(), False, now))
+            tc = tc["live_next"]
+        except gdb.error as e:
+            out.append(Unreadable(int(tc), e))
+            break  # its link is no better than the rest of it
         seen += 1
     record = registry["thread_record_"]
-    if int(record["parked"]) != 0:
-        out.append(Task(registry, record, True, now))
+    try:
+        if int(record["parked"]) != 0:
+            out.append(Task(registry, record, True, now))
+    except gdb.error as e:
+        out.append(Unreadable(int(record.address), e))
     return out
 
 
@@ -288,7 +305,7 @@ task's backtrace."""
 
     def invoke(self, arg, from_tty):
         groups = all_tasks()
-        total = sum(sum(1 for t in ts if not t.pseudo) for _, ts in groups)
+        total = sum(sum(1 for t in ts if not t.pseudo) for _, ts in groups)  # as dump_tasks
         lines = ["gofer: %d task(s) on %d scheduler(s)" % (total, len(groups))]
         for r, ts in groups:
             lines.append("")
@@ -297,6 +314,9 @@ task's backtrace."""
                 % (int(r["index_"]), _string(r["thread_name_"]), int(r["tid_"]))
             )
             for t in ts:
+                if isinstance(t, Unreadable):
+                    lines.append("  record 0x%x: unreadable (%s)" % (t.address, t.error))
+                    continue
                 head = "thread %d" % t.id if t.pseudo else "task %d" % t.id
                 state = t.state
                 if t.state == "parked" and t.parked_for is not None:
