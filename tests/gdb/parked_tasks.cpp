@@ -1,6 +1,7 @@
 // parked_tasks: the program the gdb extension's test (run_gdb_test.py) attaches to. It parks one
-// task in each kind of wait on a two-thread Runtime, and the main thread in a channel receive
-// (a pseudo-task), writes its own view of them (gofer::tasks()) to the file named by argv[1],
+// task in each kind of wait on two threads of a Runtime, keeps one task running on the third
+// (it blocks that thread in a plain sleep), parks the main thread in a channel receive (a
+// pseudo-task), writes its own view of them (gofer::tasks()) to the file named by argv[1],
 // prints "ready" and waits to be killed. It gives up by itself after argv[2] seconds (default
 // 60), so a test that dies cannot leave it behind.
 //
@@ -64,6 +65,13 @@ volatile int sink;  // keeps what a task received alive past its wait
   sink = 7;
 }
 
+// running_in_thread_sleep: stays the running task of its thread without using the CPU.
+[[gnu::noinline]] void running_in_thread_sleep() {
+  for (;;) {
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 // write_snapshot: one line per task, "<id>\t<name>\t<state>\t<created at>\t<wait>", for the
 // test to compare with what gdb reads.
 bool write_snapshot(const char* path) {
@@ -78,14 +86,16 @@ bool write_snapshot(const char* path) {
   return std::fclose(f) == 0;
 }
 
-// all_parked: whether n tasks (besides pseudo-tasks) are listed and every one is parked.
+// all_parked: whether n tasks (besides pseudo-tasks) are listed and every one is parked, but
+// for "busy", which must be running.
 bool all_parked(std::size_t n) {
   std::size_t parked = 0;
   for (const gofer::TaskInfo& t : gofer::tasks()) {
     if (t.created_at.rfind("thread ", 0) == 0) {
       continue;
     }
-    if (t.state != gofer::task_state::parked) {
+    const auto want = t.name == "busy" ? gofer::task_state::running : gofer::task_state::parked;
+    if (t.state != want) {
       return false;
     }
     ++parked;
@@ -119,7 +129,7 @@ int main(int argc, char** argv) {
   // too. Without Yama the call fails, harmlessly.
   ::prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 
-  gofer::Runtime rt(2);
+  gofer::Runtime rt(3);
   gofer::Chan<int> nobody_sends;
   gofer::Chan<int> full(1);
   if (!full.send(1)) {
@@ -151,6 +161,7 @@ int main(int argc, char** argv) {
   tasks.push_back(rt.go_on(0, gofer::TaskOptions{.name = "grouper"}, parked_in_wait_group, &wg));
   tasks.push_back(
       rt.go_on(1, gofer::TaskOptions{.name = "joiner"}, parked_in_task_wait, std::move(waited)));
+  tasks.push_back(rt.go_on(2, gofer::TaskOptions{.name = "busy"}, running_in_thread_sleep));
   if (!wait_until_parked(tasks.size() + 1)) {
     std::_Exit(1);
   }

@@ -232,8 +232,21 @@ def check(mode, program, script, gdb, target, expected, listing):
             fail("gofer-bt %d printed no frames" % ident, text)
         if not any(re.search(r"\b%s\b" % function, f) for f in frames):
             fail("gofer-bt %d: no frame in %s" % (ident, function), text)
+
+    # The running task: gofer-bt points at its thread, whose own backtrace shows the task.
+    busy = by_name.get("busy")
+    if busy is None or busy[1]["state"] != "running":
+        fail("the program's snapshot has no running task \"busy\"", listing)
+    refused = run_gdb(gdb, target + ["-x", script], ["gofer-bt %d" % busy[0]])
+    m = re.search(r"task %d is running on tid \d+: use `thread (\d+)` and `bt`" % busy[0], refused)
+    if m is None:
+        fail("gofer-bt on the running task does not name its thread", refused)
+    thread_bt = run_gdb(gdb, target, ["thread " + m.group(1), "bt"])
+    if "running_in_thread_sleep" not in thread_bt:
+        fail("the running task's thread is not in running_in_thread_sleep", refused, thread_bt)
     print(listing)
     print(text)
+    print(refused)
 
 
 if __name__ == "__main__":
