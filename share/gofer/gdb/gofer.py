@@ -28,7 +28,8 @@
 # them; a thread stopped in the middle of linking a record may show a half-made entry.
 #
 # Limits: x86-64 SysV with Boost.Context's fcontext backend (Debian's Boost 1.81), libstdc++.
-# Sanitizer builds use the ucontext backend: `info gofer-tasks` works there, gofer-bt does not.
+# Sanitizer builds use the ucontext backend, which gofer-bt does not read (and the tests do not
+# run there).
 
 import re
 import time
