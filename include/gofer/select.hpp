@@ -100,6 +100,7 @@ class RecvArm final : public SelectArm {
 
  private:
   ChanState<T>& st() const noexcept { return *st_; }
+  // st_ stays the first member: the gdb extension reads it right after the vtable pointer.
   ChanState<T>* st_;
   Chan<T> ch_;  // keeps the channel alive for the select
   F f_;
@@ -139,6 +140,7 @@ class SendArm final : public SelectArm {
 
  private:
   ChanState<T>& st() const noexcept { return *st_; }
+  // st_ stays the first member: the gdb extension reads it right after the vtable pointer.
   ChanState<T>* st_;
   Chan<T> ch_;  // keeps the channel alive for the select
   T v_;

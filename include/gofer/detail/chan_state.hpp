@@ -302,6 +302,9 @@ class ChanState {
     return chan_status::timeout;
   }
 
+  // The gdb extension (share/gofer/gdb/gofer.py) reads id_ of a select arm's channel at a fixed
+  // offset, for any T: keep lock, buf_ (four words), cap_ and id_ first and in this order
+  // (tests/gdb checks it).
   Ring<T> buf_;
   std::size_t cap_;
   std::uint64_t id_ = new_chan_id();
