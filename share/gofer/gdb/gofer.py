@@ -387,6 +387,10 @@ def _frame_line(n, frame):
 def fiber_backtrace(fctx, limit):
     """The frames of a fiber suspended at fctx, innermost first, as text lines."""
     lines = []
+    try:
+        selected = gdb.selected_frame().level()
+    except gdb.error:
+        selected = None
     _unwinder.regs = _saved_registers(fctx)
     _unwinder.frame_sp = gdb.Value(fctx).cast(_type("void").pointer())
     gdb.invalidate_cached_frames()
@@ -410,7 +414,21 @@ def fiber_backtrace(fctx, limit):
     finally:
         _unwinder.regs = None
         gdb.invalidate_cached_frames()
+        _select_frame(selected)
     return lines
+
+
+def _select_frame(level):
+    # Gives the user back the frame they had selected (dropping gdb's frame cache resets it).
+    if not level:
+        return
+    try:
+        frame = gdb.newest_frame()
+        for _ in range(level):
+            frame = frame.older()
+        frame.select()
+    except (gdb.error, AttributeError):
+        pass
 
 
 def _field_offset(type_name, *path):
