@@ -182,6 +182,17 @@ def check(mode, program, script, gdb, target, expected, listing):
             seen[int(ident)] = dict(pseudo=kind == "thread", name=name, state=state, wait=wait or "")
     if not seen:
         fail("info gofer-tasks listed nothing", listing)
+    # Live, a parked entry says how long it has waited (from the TSC, as the program does): at
+    # least the few ms between the program's snapshot and gdb's attach, less than the run.
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
+    for m in re.finditer(r"\[parked(?: ([\d.]+) (us|ms|s|min))?\]", listing):
+        if mode == "live":
+            if m.group(1) is None:
+                fail("a parked entry has no duration on a live process", listing)
+            if not 0.001 <= float(m.group(1)) * units[m.group(2)] <= 120:
+                fail("implausible parked duration %s" % m.group(0), listing)
+        elif m.group(1) is not None:
+            fail("a core file has no now, yet a duration is shown: %s" % m.group(0), listing)
 
     by_name = {t["name"]: (i, t) for i, t in expected.items()}
     for name in EXPECTED:

@@ -2,7 +2,7 @@
 #
 #   (gdb) source /usr/local/share/gofer/gdb/gofer.py
 #   (gdb) info gofer-tasks        every task of every scheduler: state, wait, creation site
-#   (gdb) gofer-bt 12             the backtrace of task 12 (parked or runnable) from its stack
+#   (gdb) gofer-bt 12             the backtrace of parked task 12, from its own stack
 #
 # What it reads. gofer::detail::registry_list (lib/task_registry.cpp) links every scheduler's
 # TaskRegistry; each registry links the TaskControl records of its live tasks (live_next) and
@@ -20,9 +20,12 @@
 #
 # Backtraces. A task that is not running is suspended in Boost.Context's jump_fcontext (or
 # ontop_fcontext), which left its callee-saved registers and return address on the task's
-# stack; boost::fibers::context::c_.fctx_ points at them. gofer-bt hands those registers to
-# gdb through a frame unwinder that, for one backtrace, presents them as the caller of frame 0,
-# then walks the frames above it. No register is written, so this works on a core file too.
+# stack; boost::fibers::context::c_.fctx_ points at them. A parked task's context is its
+# Waiter's ctx (TaskControl keeps none), so gofer-bt unwinds parked tasks (woken ones too,
+# until they run again), not runnable tasks that wait in a ready queue without a Waiter. It
+# hands the saved registers to gdb through a frame unwinder that, for one backtrace, presents
+# them as the caller of frame 0, then walks the frames above it. No register is written, so
+# this works on a core file too.
 #
 # State. gdb stops the whole process (all-stop mode), so the lists do not change while it reads
 # them; a thread stopped in the middle of linking a record may show a half-made entry.
@@ -109,13 +112,61 @@ def _symbol(addr):
     return "" if out.startswith("No symbol") else out
 
 
+class Now:
+    """The inferior's clocks now, for a live process on this machine (a core has no "now").
+
+    ns: steady_clock (CLOCK_MONOTONIC) in ns, the clock of sleep deadlines. ticks and
+    ns_per_tick: the time-stamp counter that Waiter::since is stamped with (gofer::detail::
+    ticks(), lib/sched_stats.hpp), read here with the same rdtsc instruction (the TSC is one
+    clock for the whole machine) and its rate measured over 5 ms, as ns_per_tick() does
+    in the program. ticks is None where rdtsc cannot be run from Python."""
+
+    _rate = None
+
+    def __init__(self):
+        self.ns = time.monotonic_ns()
+        self.ticks = None
+        self.ns_per_tick = None
+        rdtsc = _rdtsc()
+        if rdtsc is None:
+            return
+        if Now._rate is None:
+            t0, c0 = time.monotonic_ns(), rdtsc()
+            time.sleep(0.005)
+            t1, c1 = time.monotonic_ns(), rdtsc()
+            Now._rate = (t1 - t0) / (c1 - c0) if c1 > c0 else None
+        self.ticks = rdtsc()
+        self.ns_per_tick = Now._rate
+
+
+_rdtsc_fn = []
+
+
+def _rdtsc():
+    # A ctypes function over 10 bytes of x86-64 code: rdtsc; shl $32,%rdx; or %rdx,%rax; ret.
+    if not _rdtsc_fn:
+        try:
+            import ctypes
+            import mmap
+            import platform
+
+            if platform.machine() != "x86_64":
+                raise OSError("not x86-64")
+            page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+            page.write(bytes([0x0F, 0x31, 0x48, 0xC1, 0xE2, 0x20, 0x48, 0x09, 0xD0, 0xC3]))
+            address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+            _rdtsc_fn.append((ctypes.CFUNCTYPE(ctypes.c_uint64)(address), page))
+        except (ImportError, OSError, ValueError, AttributeError):
+            _rdtsc_fn.append((None, None))
+    return _rdtsc_fn[0][0]
+
+
 def _clock_now():
-    # The inferior's steady_clock (CLOCK_MONOTONIC) now, in ns: only for a live process on this
-    # machine; a core file has no "now".
+    # A Now for a live process on this machine; None for a core file or a remote target.
     try:
         connection = gdb.selected_inferior().connection
         if connection is not None and connection.type == "native":
-            return time.monotonic_ns()
+            return Now()
     except AttributeError:
         pass
     return None
@@ -187,7 +238,7 @@ def describe_wait(info, now):
             return "sleep (forever)"
         if now is None:
             return "sleep (until %.3f s on the monotonic clock)" % (b / 1e9)
-        return "sleep (%s left)" % _duration(max(0, b - now))
+        return "sleep (%s left)" % _duration(max(0, b - now.ns))
     if kind == "describe_task_wait":
         return "%s %d" % (what, ident)
     if kind == "describe_wait_any":
@@ -227,15 +278,14 @@ class Task:
         pending = int(_atomic(w["state"])) == _WAITER_PENDING
         self.state = "parked" if pending else "runnable"
         self.wait = describe_wait(w["info"], now)
-        if now is not None:
-            self.parked_for = max(0, now - int(w["since"]))
+        if now is not None and now.ticks is not None and now.ns_per_tick:
+            since = int(w["since"])
+            self.parked_for = (now.ticks - since) * now.ns_per_tick if now.ticks > since else 0
 
     def context(self):
         """The task's boost::fibers::context (a gdb.Value pointer), or None."""
         if self.waiter is not None and int(self.waiter["ctx"]) != 0:
             return self.waiter["ctx"]
-        if not self.pseudo and int(self.tc["ctx"]) != 0:
-            return self.tc["ctx"]
         return None
 
 
@@ -460,7 +510,7 @@ class GoferBt(gdb.Command):
     """Backtrace of a gofer task: gofer-bt ID [LIMIT]
 
 ID is a task id (or a thread entry's id) from info gofer-tasks. Shows the frames of the
-task's stack where it is suspended (parked, or runnable and waiting for its turn), innermost
+task's stack where it is parked (or woken and not yet resumed), innermost
 first, up to LIMIT frames (default 64). A running task is on its thread's own stack: use
 gdb's thread and bt commands. Works on a live process and on a core file."""
 
@@ -494,7 +544,10 @@ gdb's thread and bt commands. Works on a live process and on a core file."""
             raise GoferError("gofer: %s has finished" % label)
         ctx = task.context()
         if ctx is None:
-            raise GoferError("gofer: %s has not started: it has no stack yet" % label)
+            raise GoferError(
+                "gofer: %s is not parked: gofer-bt finds a task's saved context through its "
+                "wait (Waiter::ctx), and a runnable task waiting for its turn has none" % label
+            )
         fctx = _u64(int(ctx) + _fctx_offset())
         if fctx == 0:
             raise GoferError(
