@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     std::perror("pipe");
     std::_Exit(1);
   }
-  // "waited" has started (and so has its id) before "joiner" waits for it.
+  // "waited" is parked before "joiner" waits for it.
   gofer::Task<void> waited =
       rt.go_on(1, gofer::TaskOptions{.name = "waited"}, parked_in_recv, nobody_sends);
   if (!wait_until_parked(1)) {
