@@ -4,6 +4,7 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include "monitor_hook.hpp"
 #include "stack_pool.hpp"
 
 namespace gofer::detail {
@@ -53,6 +54,7 @@ Scheduler& Scheduler::local() {
         boost::fibers::algo::algorithm::ptr_t(s));
     this_thread_scheduler = s;
     install_overflow_handler();
+    start_monitor();
     thread_local ThreadExit exit_guard;
     (void)exit_guard;
   }
