@@ -171,6 +171,11 @@ void report(int index, const Stalled& s, std::chrono::milliseconds ran) {
               std::to_string(backtrace_timeout.count()) + " ms)\n";
     } else {
       text += "  backtrace of thread " + std::to_string(s.tid) + ":\n" + symbolize(frames);
+      if (text.find(" in ?? (") != std::string::npos) {
+        text +=
+            "  (?? frames: addr2line -f -C -e <module> <offset>; names of the program's own "
+            "functions need -rdynamic)\n";
+      }
     }
   } else if (s.syscall >= 0) {
     text += "  (no backtrace: a signal would cut that system call short)\n";
