@@ -77,21 +77,23 @@ void run_monitor() {
         deadlock.check(samples, now, grace, static_cast<deadlock_action>(action.load()));
     const bool busy = std::any_of(samples.begin(), samples.end(),
                                   [](const detail::SchedulerSample& s) { return !s.idle; });
+    const bool stalls_on = threshold.count() > 0;
+    const milliseconds stall_period = std::max(min_period, threshold / 4);
     milliseconds period = std::max(long_sleep, threshold);
-    if (busy && threshold.count() > 0) {
-      period = std::min(period, std::max(min_period, threshold / 4));
+    if (busy && stalls_on) {
+      period = std::min(period, stall_period);
     }
     if (timing) {
       period = std::min(period, std::max(min_period, grace / 4));
     }
-    if (period >= long_sleep) {
+    if (period >= long_sleep && stalls_on) {
       // Sleep until a scheduler leaves idle (monitor_hook.hpp). The flag is set before the
       // second look, so a scheduler that got busy after the sample either is seen here or
       // sees the flag (up to the reactor's relaxed load: then the long sleep bounds the delay).
       detail::monitor_parked.store(true);
       if (any_busy()) {
         detail::monitor_parked.store(false);
-        continue;
+        period = stall_period;
       }
     }
     sleep_for(seen, period);

@@ -6,8 +6,10 @@
 // How often it ticks:
 //   - a scheduler is busy (not idle) and stall reports are on: every threshold / 4, >= 10 ms;
 //   - the deadlock detector is timing a candidate episode: every grace / 4, >= 10 ms;
-//   - otherwise it sleeps long (1 s, or the threshold if longer) with monitor_parked set, and
-//     the first scheduler to leave idle wakes it. Settings changes and exit wake it too.
+//   - otherwise it sleeps long (1 s, or the threshold if longer); with stall reports on, it
+//     sets monitor_parked first and the first scheduler to leave idle wakes it. Settings
+//     changes and exit wake it too. Falling asleep wakes nobody, so a deadlock episode starts
+//     at most one long sleep late.
 //
 // Invariants: (1) the monitor never installs a scheduler and never parks: it only reads
 // scheduler state and prints; (2) it reads a registry only while holding the registry list

@@ -113,7 +113,10 @@ void set_deadlock_action(deadlock_action action) noexcept;
 deadlock_action get_deadlock_action() noexcept;
 
 // set_deadlock_grace: how long everything must stay asleep before the deadlock report
-// (default 1 s). Throws std::invalid_argument for a negative value.
+// (default 1 s). The report comes between the grace period and about a second more after the
+// last task parked (the watchdog may notice that everything fell asleep only at its next
+// wake-up, at most a second later, and then looks every grace / 4). Throws
+// std::invalid_argument for a negative value.
 void set_deadlock_grace(std::chrono::milliseconds grace);
 // deadlock_grace: the current grace period.
 std::chrono::milliseconds deadlock_grace() noexcept;
