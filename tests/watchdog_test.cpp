@@ -3,13 +3,15 @@
 // Stall tests run in this process and read the report from stderr (GoogleTest's capture) and
 // the report counter. Deadlock tests that must deadlock, or need a thread that never had a
 // scheduler, run in a child (a death test re-executes this binary with the test's filter, so
-// the child's main thread starts clean) and check its stderr and exit. The other deadlock
+// the child's main thread starts clean) and check its stderr and exit; a child ends with
+// std::_Exit, since Runtime threads may still run there. The other deadlock
 // tests run here, with the main thread parked in gofer, so that only the condition under test
 // stands between the program and a report.
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <thread>
@@ -164,7 +166,7 @@ TEST_F(DeadlockWatchdog, ReceiveNobodySendsToIsReportedWithTheDump) {
         });
         t.wait();
         closer.join();
-        std::exit(gofer::detail::deadlock_reports() == 1 ? 0 : 1);
+        std::_Exit(gofer::detail::deadlock_reports() == 1 ? 0 : 1);
       },
       testing::ExitedWithCode(0),
       "gofer: all tasks are asleep: deadlock\\?\n.*task [0-9]+ \"receiver\" \\[parked "
@@ -195,7 +197,7 @@ TEST_F(DeadlockWatchdog, RuntimeOwnerThatComputesIsNotReported) {
         auto t = rt.go([ch]() mutable { return ch.recv().value_or(0); });
         gofer_test_spin_for(1500);
         (void)ch.send(7);
-        std::exit(t.wait() == 7 ? 0 : 1);
+        std::_Exit(t.wait() == 7 ? 0 : 1);
       },
       testing::ExitedWithCode(0), "");
 }
