@@ -79,6 +79,9 @@ void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
                             " does not exist (the Runtime has " + std::to_string(threads_.size()) +
                             ")");
   }
+  // The id is given here, not by launch() on the target thread: the caller may read it at
+  // once (Task::id(), the record of its wait on the task).
+  st->control.id = detail::new_task_id();
   st->add_ref();  // the launch request's reference, handed to launch() on the target thread
   if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
     st->release();

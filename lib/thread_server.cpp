@@ -184,6 +184,7 @@ void ThreadServerCore::stop_quietly() noexcept {
 
 void ThreadServerCore::post(ServerEnvelope env, const char* what) {
   const int state = state_.load();
+  env.state()->control.id = new_task_id();  // before the hand-over: the sender may read it
   if (state == running_state && inbox_.send(std::move(env))) {
     return;
   }
