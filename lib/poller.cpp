@@ -184,6 +184,7 @@ void Poller::run(FdWatch* list, std::uint32_t events) noexcept {
   while (list != nullptr) {
     FdWatch* next = std::exchange(list->next_, nullptr);
     add_pending(-1);
+    fd_events_.bump();
     list->ready(events);
     list = next;
   }

@@ -42,6 +42,8 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "sched_stats.hpp"
+
 namespace gofer::detail {
 
 // Interest: what a watch waits for. readable includes a peer's hang-up; both include errors.
@@ -90,6 +92,8 @@ class Poller {
   // watchdog reads it from another thread: only the owner stores it, relaxed, with no
   // read-modify-write, so the count costs the owner nothing more than a plain field).
   std::size_t watching() const noexcept { return pending_.load(std::memory_order_relaxed); }
+  // fd_events: watches fired so far (scheduler_stats()).
+  std::uint64_t fd_events() const noexcept { return fd_events_.get(); }
   // registered: fds with a registration in epoll, armed or not (for tests).
   std::size_t registered() const noexcept { return records_.size(); }
   // has_fds: whether the epoll instance and eventfd are open (for tests).
@@ -121,6 +125,7 @@ class Poller {
   }
 
   std::atomic<std::uint64_t> wakeups_{0};
+  Counter fd_events_;
   std::unordered_map<int, Record> records_;
   std::atomic<std::size_t> pending_{0};
   int epfd_ = -1;

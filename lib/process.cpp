@@ -224,9 +224,10 @@ std::optional<int> Process::wait_until(std::chrono::steady_clock::time_point dea
   if (pid_ <= 0) {
     throw std::logic_error("gofer::Process::wait: empty or moved-from Process");
   }
+  const std::string child = "child " + name_ + " (pid " + std::to_string(pid_) + ")";  // dumps
   while (!exit_code_ && !reap()) {
     if (!detail::wait_fd(pidfd_, detail::Interest::readable, deadline, "wait for exit of",
-                         &name_)) {
+                         &child)) {
       reap();
       break;
     }

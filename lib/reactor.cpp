@@ -25,13 +25,13 @@ void set_idle_spin_limit(std::chrono::nanoseconds limit) {
 
 Reactor::Reactor() : spin_(idle_spin_limit()) {}
 
-void Reactor::post_remote(Waiter& w) noexcept {
+bool Reactor::post_remote(Waiter& w) noexcept {
   Waiter* head = inbox_.load(std::memory_order_relaxed);
   do {
     w.next_posted = head;
   } while (!inbox_.compare_exchange_weak(head, &w, std::memory_order_release,
                                          std::memory_order_relaxed));
-  notify();  // w may already be gone: only this reactor is touched from here on
+  return notify();  // w may already be gone: only this reactor is touched from here on
 }
 
 void Reactor::on_dispatcher() noexcept {
@@ -82,6 +82,7 @@ void Reactor::sleep(clock::time_point tp) noexcept {
   spin_ = std::min(spin_, limit);
   // A cross-thread hand-off usually arrives within the first round: no clock read before it.
   if (spin_.count() > 0 && spin_round()) {
+    spins_found_work_.bump();
     return;
   }
   const auto idle_start = clock::now();
@@ -89,6 +90,7 @@ void Reactor::sleep(clock::time_point tp) noexcept {
     const auto spin_end = std::min(idle_start + spin_, tp);
     do {
       if (spin_round()) {
+        spins_found_work_.bump();
         return;
       }
     } while (clock::now() < spin_end);
@@ -101,7 +103,7 @@ void Reactor::sleep(clock::time_point tp) noexcept {
     state_.store(running);
     return;
   }
-  ++sleeps_;
+  sleeps_.bump();
   poller_.wait(tp);
   state_.store(running);
   if (notified_.exchange(false)) {
@@ -130,11 +132,13 @@ bool Reactor::spin_round() noexcept {
   return false;
 }
 
-void Reactor::notify() noexcept {
+bool Reactor::notify() noexcept {
   if (!notified_.exchange(true) && state_.load() == sleeping) {
     notify_stamp_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     poller_.wake();
+    return true;
   }
+  return false;
 }
 
 void Reactor::quiesce() const noexcept {

@@ -46,6 +46,7 @@
 #include <gofer/detail/waiter.hpp>
 
 #include "poller.hpp"
+#include "sched_stats.hpp"
 
 namespace gofer::detail {
 
@@ -57,10 +58,12 @@ class Reactor {
 
   // idle: the thread has nothing ready: spin, then sleep until notify(), an fd event or tp.
   void idle(clock::time_point tp) noexcept;
-  void notify() noexcept;
+  // notify: returns whether it had to wake the thread's sleep (an eventfd write).
+  bool notify() noexcept;
   // post_remote: called on another thread by the winner of w (an untimed wait, already
-  // done): queues w's context for this thread. One CAS onto the inbox, then notify().
-  void post_remote(Waiter& w) noexcept;
+  // done): queues w's context for this thread. One CAS onto the inbox, then notify(); returns
+  // notify()'s answer.
+  bool post_remote(Waiter& w) noexcept;
   // wants_dispatcher: on_dispatcher() has something to do (cheap; checked on every pick).
   bool wants_dispatcher() const noexcept {
     return inbox_.load(std::memory_order_relaxed) != nullptr || poller_.watching() > 0;
@@ -85,8 +88,9 @@ class Reactor {
   // inbox_empty: no remote wake is queued (a snapshot).
   bool inbox_empty() const noexcept { return inbox_.load(std::memory_order_relaxed) == nullptr; }
 
-  // Counters for tests and benchmarks.
-  std::uint64_t sleeps() const noexcept { return sleeps_; }
+  // Counters (scheduler_stats()): sleeps in the poller, idle spins that found work.
+  std::uint64_t sleeps() const noexcept { return sleeps_.get(); }
+  std::uint64_t spins_found_work() const noexcept { return spins_found_work_.get(); }
 
  private:
   enum : int { running = 0, sleeping = 1 };
@@ -107,7 +111,8 @@ class Reactor {
 
   alignas(cache_line) Poller poller_;
   std::chrono::nanoseconds spin_{0};
-  std::uint64_t sleeps_ = 0;
+  Counter sleeps_;
+  Counter spins_found_work_;
   unsigned dispatcher_passes_ = 0;
   std::atomic<bool> idle_{false};
   std::atomic<clock::rep> idle_until_{0};

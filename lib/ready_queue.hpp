@@ -19,7 +19,30 @@ class ReadyQueue {
  public:
   void push(boost::fibers::context* ctx) noexcept { ctx->ready_link(ready_); }
   // pop: the next context to run, or nullptr when nothing is ready.
-  boost::fibers::context* pop() noexcept;
+  boost::fibers::context* pop() noexcept {
+    if (++picks_since_dispatcher_ >= dispatcher_period && dispatcher_ != nullptr &&
+        dispatcher_->ready_is_linked()) {
+      dispatcher_->ready_unlink();
+      picks_since_dispatcher_ = 0;
+      return dispatcher_;
+    }
+    if (ready_.empty()) {
+      return nullptr;
+    }
+    boost::fibers::context* ctx = &ready_.front();
+    ready_.pop_front();
+    if (ctx->is_context(boost::fibers::type::dispatcher_context)) {
+      dispatcher_ = ctx;
+      if (ready_.empty() || picks_since_dispatcher_ >= dispatcher_period) {
+        picks_since_dispatcher_ = 0;
+        return ctx;
+      }
+      ctx->ready_link(ready_);
+      ctx = &ready_.front();
+      ready_.pop_front();
+    }
+    return ctx;
+  }
   bool empty() const noexcept { return ready_.empty(); }
 
  private:

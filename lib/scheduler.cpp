@@ -1,5 +1,5 @@
 // scheduler.cpp: installing the per-thread scheduler, thread exit, and waiting for a thread's
-// tasks (the parts are in ready_queue.cpp, reactor.cpp and task_registry.cpp).
+// tasks (the parts are in ready_queue.hpp, reactor.cpp and task_registry.cpp).
 #include "scheduler.hpp"
 
 #include <boost/fiber/operations.hpp>

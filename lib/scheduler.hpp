@@ -24,6 +24,7 @@
 #include "poller.hpp"
 #include "reactor.hpp"
 #include "ready_queue.hpp"
+#include "sched_stats.hpp"
 #include "task_registry.hpp"
 
 namespace gofer::detail {
@@ -44,7 +45,7 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override {
     reactor_.idle(tp);
   }
-  void notify() noexcept override { reactor_.notify(); }
+  void notify() noexcept override { (void)reactor_.notify(); }
 
   Reactor& reactor() noexcept { return reactor_; }
   Poller& poller() noexcept { return reactor_.poller(); }
@@ -63,7 +64,8 @@ class Scheduler final : public boost::fibers::algo::algorithm {
 
   void begin_remote_wake() noexcept { reactor_.begin_remote_wake(); }
   void end_remote_wake() noexcept { reactor_.end_remote_wake(); }
-  void post_remote(Waiter& w) noexcept { reactor_.post_remote(w); }
+  bool post_remote(Waiter& w) noexcept { return reactor_.post_remote(w); }
+  SchedCounters& counters() noexcept { return counters_; }
 
   // Counters for tests and benchmarks.
   std::uint64_t sleeps() const noexcept { return reactor_.sleeps(); }
@@ -71,6 +73,7 @@ class Scheduler final : public boost::fibers::algo::algorithm {
  private:
   Reactor reactor_;
   ReadyQueue ready_;
+  SchedCounters counters_;  // before registry_: readers find it alive while listed
   TaskRegistry registry_;
   WaitQueue idle_waiters_;
 };

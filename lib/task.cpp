@@ -35,8 +35,8 @@ class RecordingStack {
 };
 
 void task_entry(TaskStateBase* st) noexcept {
-  st->control.ctx = boost::fibers::context::active();
-  set_current_control(&st->control);
+  Scheduler* const home = Scheduler::installed();  // launch() installed it
+  set_current_control(&st->control, home);
   std::exception_ptr error;
   try {
     st->run();
@@ -48,8 +48,8 @@ void task_entry(TaskStateBase* st) noexcept {
   st->control.finished.store(true, std::memory_order_release);
   st->finish(std::move(error));
   check_finished_stack();
-  set_current_control(nullptr);
-  Scheduler::local().task_finished(st->control);
+  set_current_control(nullptr, home);
+  home->task_finished(st->control);
   st->release();
 }
 
@@ -176,6 +176,7 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
     throw;
   }
   sched.task_started(st->control);
+  sched.counters().tasks_spawned.bump();
 }
 
 TaskStateBase::~TaskStateBase() {

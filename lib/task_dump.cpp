@@ -5,6 +5,7 @@
 #include <string>
 
 #include "describe.hpp"
+#include "sched_stats.hpp"
 #include "scheduler.hpp"
 
 namespace gofer {
@@ -40,7 +41,11 @@ void read_wait(const TaskControl& tc, TaskInfo& info) {
   } else {
     info.wait = w->info.what;
   }
-  info.waiting_for = std::chrono::nanoseconds(std::max<std::int64_t>(0, coarse_now() - w->since));
+  const std::uint64_t now = ticks();
+  info.waiting_for = std::chrono::nanoseconds(
+      now > w->since
+          ? static_cast<std::int64_t>(static_cast<double>(now - w->since) * ns_per_tick())
+          : 0);
 }
 
 }  // namespace

@@ -65,30 +65,6 @@ TaskRegistry::~TaskRegistry() {
   }
 }
 
-void TaskRegistry::task_started(TaskControl& tc) noexcept {
-  std::lock_guard guard(lock_);
-  tc.live_next = nullptr;
-  tc.live_prev = tail_;
-  if (tail_ != nullptr) {
-    tail_->live_next = &tc;
-  } else {
-    head_ = &tc;
-  }
-  tail_ = &tc;
-  live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-void TaskRegistry::task_finished(TaskControl& tc) noexcept {
-  std::lock_guard guard(lock_);
-  (tc.live_prev != nullptr ? tc.live_prev->live_next : head_) = tc.live_next;
-  (tc.live_next != nullptr ? tc.live_next->live_prev : tail_) = tc.live_prev;
-  tc.live_prev = tc.live_next = nullptr;
-  live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  if (running_.load(std::memory_order_relaxed) == &tc) {
-    running_.store(nullptr, std::memory_order_relaxed);
-  }
-}
-
 void for_each_registry_impl(void (*f)(TaskRegistry&, void*), void* arg) {
   RegistryList& list = registry_list();
   std::lock_guard guard(list.mutex);

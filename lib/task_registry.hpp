@@ -53,8 +53,24 @@ class TaskRegistry {
   long thread_id() const noexcept { return tid_; }  // the kernel's thread id
   Scheduler& owner() const noexcept { return owner_; }
 
-  void task_started(TaskControl& tc) noexcept;
-  void task_finished(TaskControl& tc) noexcept;
+  void task_started(TaskControl& tc) noexcept {
+    std::lock_guard guard(lock_);
+    tc.live_next = nullptr;
+    tc.live_prev = tail_;
+    (tail_ != nullptr ? tail_->live_next : head_) = &tc;
+    tail_ = &tc;
+    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void task_finished(TaskControl& tc) noexcept {
+    std::lock_guard guard(lock_);
+    (tc.live_prev != nullptr ? tc.live_prev->live_next : head_) = tc.live_next;
+    (tc.live_next != nullptr ? tc.live_next->live_prev : tail_) = tc.live_prev;
+    tc.live_prev = tc.live_next = nullptr;
+    live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    if (running_.load(std::memory_order_relaxed) == &tc) {
+      running_.store(nullptr, std::memory_order_relaxed);
+    }
+  }
   // live: the number of live tasks (exact on the home thread, a snapshot elsewhere).
   std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
 

@@ -1,6 +1,4 @@
 // waiter.cpp: park() and cancellation; the protocol is documented in detail/waiter.hpp.
-#include <time.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -22,16 +20,20 @@ TaskControl* current_control() noexcept {
   return current_task_control;
 }
 
-void set_current_control(TaskControl* tc) noexcept {
+void set_current_control(TaskControl* tc, Scheduler* home) noexcept {
   current_task_control = tc;
-  if (Scheduler* s = Scheduler::installed()) {
-    s->registry().set_running(tc);
+  if (home != nullptr) {
+    home->registry().set_running(tc);
   }
   if (tc != nullptr) {
     set_running_stack(&tc->stack, tc->id, tc->name.empty() ? nullptr : tc->name.c_str());
   } else {
     clear_running_stack();
   }
+}
+
+void set_current_control(TaskControl* tc) noexcept {
+  set_current_control(tc, Scheduler::installed());
 }
 
 Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Scheduler::installed()) {
@@ -48,16 +50,28 @@ void Waiter::complete(wake_reason r, int index) noexcept {
   Scheduler* const target = home;
   // Only a wake from another thread can race the home thread's exit (see the invariants).
   // installed(), not local(): waking never installs a scheduler on the waking thread.
-  const bool remote = target != Scheduler::installed();
+  Scheduler* const self = Scheduler::installed();
+  const bool remote = target != self;
   if (remote) {
     target->begin_remote_wake();
+  }
+  if (self != nullptr) {
+    // Counted by the waker; one wake in run_delay_sample_period is timed (park() records it).
+    Counter& wakes = remote ? self->counters().remote_wakes : self->counters().local_wakes;
+    wakes.bump();
+    if ((wakes.get() & (run_delay_sample_period - 1)) == 0) {
+      woken_at = ticks();
+    }
   }
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
   } else if (remote) {
     state.store(done, std::memory_order_release);
-    target->post_remote(*this);
+    const bool syscall = target->post_remote(*this);
+    if (self != nullptr) {
+      (syscall ? self->counters().eventfd_writes : self->counters().wakes_no_syscall).bump();
+    }
   } else {
     const boost::fibers::waker wake_it = waker;
     state.store(done, std::memory_order_release);
@@ -88,7 +102,7 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
   // The record a dump (and request_stop) finds w through: the task's, or the thread's own.
   TaskControl* const rec = self != nullptr ? self : &w.home->thread_record();
   w.timed = deadline != no_deadline;
-  w.since = coarse_now();
+  w.since = ticks();
   bool must_suspend = true;
   {
     std::lock_guard guard(rec->lock);
@@ -114,17 +128,24 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
       boost::fibers::waker timer_waker = w.waker;
       w.ctx->wait_until(deadline, lk, std::move(timer_waker));
     }
+    SchedCounters& counters = w.home->counters();
+    counters.parks.bump();
     if (w.state.load(std::memory_order_acquire) == Waiter::pending && w.try_claim()) {
       w.reason = wake_reason::timeout;
       w.state.store(Waiter::done, std::memory_order_release);
+      counters.timers_fired.bump();
     }
     await_done(w);
+    if (w.woken_at != 0) {
+      const std::uint64_t now = ticks();
+      counters.run_delay.record(now > w.woken_at ? now - w.woken_at : 0);
+    }
   }
   {
     std::lock_guard guard(rec->lock);
     rec->parked = nullptr;
   }
-  set_current_control(self);
+  set_current_control(self, w.home);
   return w.reason;
 }
 
@@ -151,12 +172,6 @@ void request_stop(TaskControl& tc) noexcept {
   if (tc.parked != nullptr && tc.parked->cancellable && tc.parked->try_claim()) {
     tc.parked->complete(wake_reason::cancelled, -1);
   }
-}
-
-std::int64_t coarse_now() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 void throw_if_cancelled(wake_reason r) {

@@ -3,7 +3,8 @@
 //
 //   echo_server                          self-test: a server on an ephemeral port, a few clients,
 //                                        a checkable summary line, exit 0 when every line came back
-//   echo_server serve [HOST [PORT]]      serve until killed (default 0.0.0.0 7007)
+//   echo_server serve [HOST [PORT]]      serve until killed (default 0.0.0.0 7007); SIGQUIT
+//                                        prints a dump of every task (gofer::dump_tasks)
 //   echo_server client HOST PORT N       N lines over one connection, each checked
 //
 // Placement: one acceptor task accepts every connection and hands it to rt.go(), which places
@@ -13,6 +14,7 @@
 // thread on one listener would be woken together for each connection, all but one for nothing;
 // per-thread listeners with SO_REUSEPORT would spread by hash, not evenly.)
 #include <atomic>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +45,9 @@ void serve_connection(gofer::TcpStream conn) {
 void accept_loop(gofer::Runtime& rt, gofer::TcpListener& listener) {
   for (;;) {
     try {
-      rt.go(serve_connection, listener.accept());
+      gofer::TcpStream conn = listener.accept();
+      gofer::TaskOptions opts{.name = "conn " + conn.peer_address()};
+      rt.go(std::move(opts), serve_connection, std::move(conn));
     } catch (const std::system_error& e) {  // e.g. out of fds: report, breathe, go on
       std::fprintf(stderr, "echo_server: %s\n", e.what());
       gofer::sleep_for(100ms);
@@ -91,12 +95,13 @@ int self_test() {
 }
 
 int serve(const std::string& host, std::uint16_t port) {
+  gofer::dump_tasks_on_signal(SIGQUIT);  // kill -QUIT <pid>: every task and what it waits for
   gofer::Runtime rt;
   auto listener = gofer::TcpListener::bind(host, port);
   std::printf("echo_server: listening on %s with %zu threads\n", listener.local_address().c_str(),
               rt.size());
   std::fflush(stdout);
-  rt.go_on(0, [&] { accept_loop(rt, listener); }).wait();
+  rt.go_on(0, gofer::TaskOptions{.name = "acceptor"}, [&] { accept_loop(rt, listener); }).wait();
   return 0;
 }
 

@@ -72,6 +72,11 @@ class Runtime {
   auto go(F&& f, A&&... args) {
     return go_on(next(), with_site({}), std::forward<F>(f), std::forward<A>(args)...);
   }
+  // go(opts, f, args...): with a name or stack size; the site is opts.where.
+  template <class F, class... A>
+  auto go(TaskOptions opts, F&& f, A&&... args) {
+    return go_on(next(), std::move(opts), std::forward<F>(f), std::forward<A>(args)...);
+  }
   // go_on: spawns f(args...) on thread i (< size(), else std::out_of_range).
   template <detail::not_options F>
   auto go_on(std::size_t i, F&& f, detail::site where = detail::site::current()) {

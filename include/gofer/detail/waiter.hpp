@@ -150,7 +150,6 @@ struct TaskControl {
   std::uint32_t created_line = 0;
   bool blocking_job = false;              // a spawn_blocking job (no fiber; not listed)
   std::atomic<bool> finished{false};      // the body has returned (or thrown)
-  boost::fibers::context* ctx = nullptr;  // the task's fiber (for debuggers), once it started
   boost::context::stack_context stack{};  // the task's stack, for overflow reports
   TaskControl* live_prev = nullptr;       // the home scheduler's list of live tasks
   TaskControl* live_next = nullptr;
@@ -158,8 +157,10 @@ struct TaskControl {
 
 // current_control: the TaskControl of the running task, nullptr in plain code.
 TaskControl* current_control() noexcept;
-// set_current_control: records the running task (task entry and every resumption).
+// set_current_control: records the running task (task entry and every resumption); `home`
+// is this thread's scheduler when the caller has it at hand (else it is looked up).
 void set_current_control(TaskControl* tc) noexcept;
+void set_current_control(TaskControl* tc, Scheduler* home) noexcept;
 // request_stop: sets tc's stop flag and completes its parked Waiter with `cancelled`.
 void request_stop(TaskControl& tc) noexcept;
 
@@ -190,11 +191,14 @@ struct Waiter {
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
   bool cancellable = true;                  // false: request_stop does not end this wait
-  WaitInfo info;                            // what it waits for (task dumps)
-  std::int64_t since = 0;                   // when it parked (coarse_now(), set by park())
   wake_reason reason = wake_reason::fired;  // written by the winner before done
   int fired = -1;                           // which node fired (its WaitNode::index)
   Waiter* next_posted = nullptr;            // the home scheduler's inbox link (remote wakes)
+  std::uint64_t woken_at = 0;               // the winner's ticks() stamp, on sampled wakes
+  // The fields above are the ones a waker writes: they share the Waiter's first cache line.
+  // The ones below are written by the waiter only and read by task dumps.
+  WaitInfo info;           // what it waits for
+  std::uint64_t since;     // when it parked (ticks(), sched_stats.hpp; set by park())
 };
 
 // WaitNode: a Waiter's entry in one WaitQueue. `slot` points at the value to move (a sender's
@@ -345,9 +349,6 @@ class WakeList {
 bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const WaitInfo& info,
              bool cancellable = true);
 
-// coarse_now: a cheap monotonic timestamp in nanoseconds (CLOCK_MONOTONIC_COARSE: a few ns to
-// read, a few ms of resolution), for "parked since" in task dumps.
-std::int64_t coarse_now() noexcept;
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);
