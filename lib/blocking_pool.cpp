@@ -190,7 +190,6 @@ class Pool {
 
 namespace detail {
 void submit_blocking(TaskStateBase* st) {
-  st->control.id = new_task_id();
   st->control.blocking_job = true;
   st->add_ref();  // the pool's reference
   note_blocking_job(1);

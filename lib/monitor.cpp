@@ -58,7 +58,7 @@ void sleep_for(std::uint32_t seen, milliseconds d) noexcept {
 bool any_busy() {
   bool busy = false;
   detail::for_each_registry(
-      [&](detail::TaskRegistry& r) { busy = busy || !r.owner().reactor().is_idle(); });
+      [&](detail::TaskRegistry& r) { busy = busy || !r.owner().reactor.is_idle(); });
   return busy;
 }
 
@@ -169,10 +169,10 @@ void start_monitor() noexcept {
 std::vector<SchedulerSample> sample_schedulers() {
   std::vector<SchedulerSample> out;
   for_each_registry([&](TaskRegistry& r) {
-    const Reactor& re = r.owner().reactor();
+    Reactor& re = r.owner().reactor;
     const bool idle = re.is_idle();
     out.push_back(SchedulerSample{r.index(), idle, idle && re.idle_deadline() != no_deadline,
-                                  r.owner().poller().watching(), re.inbox_empty(), r.resumes(),
+                                  re.poller().watching(), re.inbox_empty(), r.resumes(),
                                   r.running() != nullptr, r.thread_id()});
   });
   return out;

@@ -79,9 +79,6 @@ void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
                             " does not exist (the Runtime has " + std::to_string(threads_.size()) +
                             ")");
   }
-  // The id is given here, not by launch() on the target thread: the caller may read it at
-  // once (Task::id(), the record of its wait on the task).
-  st->control.id = detail::new_task_id();
   st->add_ref();  // the launch request's reference, handed to launch() on the target thread
   if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
     st->release();
@@ -96,7 +93,7 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
   detail::Scheduler& sched = detail::Scheduler::local();
   {
     // Waiting on the inbox is waiting for work, not a stuck wait (deadlock watchdog).
-    detail::ServiceScope service(sched.registry());
+    detail::ServiceScope service(sched.registry);
     for (auto& job : w.inbox) {
       try {
         detail::launch(job->st, job->opts, job->opts.where);
@@ -119,7 +116,7 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
                    index, sched.live_tasks());
       char prefix[64];
       std::snprintf(prefix, sizeof prefix, "gofer: Runtime thread %zu:", index);
-      detail::report_live(sched.registry(), stderr, prefix, 20);
+      detail::report_live(sched.registry, stderr, prefix, 20);
     }
   }
 }

@@ -26,7 +26,7 @@ struct ThreadExit {
       s->stop_all();
       s->wait_idle(no_deadline);
     }
-    s->reactor().quiesce();
+    s->reactor.quiesce();
   }
 };
 
@@ -36,10 +36,6 @@ void ensure_scheduler() {
   if (this_thread_scheduler == nullptr) {
     Scheduler::local();
   }
-}
-
-bool can_park() noexcept {
-  return this_thread_scheduler != nullptr;
 }
 
 Scheduler* Scheduler::installed() noexcept {
@@ -53,6 +49,7 @@ Scheduler& Scheduler::local() {
     boost::fibers::context::active()->get_scheduler()->set_algo(
         boost::fibers::algo::algorithm::ptr_t(s));
     this_thread_scheduler = s;
+    set_current(s);
     install_overflow_handler();
     start_monitor();
     thread_local ThreadExit exit_guard;
@@ -61,36 +58,37 @@ Scheduler& Scheduler::local() {
   return *this_thread_scheduler;
 }
 
-Scheduler::Scheduler() : registry_(*this) {}
+Scheduler::Scheduler() = default;
 
 Scheduler::~Scheduler() {
   if (this_thread_scheduler == this) {
     this_thread_scheduler = nullptr;
+    set_current(nullptr);
   }
 }
 
 boost::fibers::context* Scheduler::pick_next() noexcept {
-  if (reactor_.wants_dispatcher() &&
+  if (reactor.wants_dispatcher() &&
       boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
-    reactor_.on_dispatcher();
+    reactor.on_dispatcher();
   }
   return ready_.pop();
 }
 
 void Scheduler::task_finished(TaskControl& tc) noexcept {
-  registry_.task_finished(tc);
-  if (registry_.live() == 0) {
+  registry.task_finished(tc);
+  if (registry.live() == 0) {
     WakeList wake;
     wake.take_all(idle_waiters_);
   }
 }
 
 void Scheduler::stop_all() noexcept {
-  registry_.for_each([](TaskControl& tc) { request_stop(tc); });
+  registry.for_each([](TaskControl& tc) { request_stop(tc); });
 }
 
 bool Scheduler::wait_idle(clock::time_point deadline) {
-  if (registry_.live() == 0) {
+  if (registry.live() == 0) {
     return true;
   }
   Waiter w;

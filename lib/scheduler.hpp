@@ -7,8 +7,9 @@
 //   - ReadyQueue (ready_queue.hpp): the policy, which ready fiber runs next;
 //   - Reactor (reactor.hpp): idle spin, the poller, the remote-wake inbox and notify();
 //   - TaskRegistry (task_registry.hpp): the live tasks and their records (dumps, watchdogs).
-// On top of them it keeps what needs more than one: waiting for the thread's tasks to end
-// (wait_idle), stopping them all, and the thread-exit sequence.
+// The reactor, registry and counters form its Home (home.hpp), which is all the waiter layer
+// sees of it. On top of them it keeps what needs more than one: waiting for the thread's tasks to
+// end (wait_idle), stopping them all, and the thread-exit sequence.
 //
 // Thread-safety: notify(), post_remote(), begin/end_remote_wake() and the registry's readers
 // from any thread; everything else on the owning thread only.
@@ -21,15 +22,13 @@
 
 #include <gofer/detail/waiter.hpp>
 
+#include "home.hpp"
 #include "poller.hpp"
-#include "reactor.hpp"
 #include "ready_queue.hpp"
-#include "sched_stats.hpp"
-#include "task_registry.hpp"
 
 namespace gofer::detail {
 
-class Scheduler final : public boost::fibers::algo::algorithm {
+class Scheduler final : public boost::fibers::algo::algorithm, public Home {
  public:
   // local: this thread's Scheduler, installing it first if needed.
   static Scheduler& local();
@@ -43,38 +42,27 @@ class Scheduler final : public boost::fibers::algo::algorithm {
   boost::fibers::context* pick_next() noexcept override;
   bool has_ready_fibers() const noexcept override { return !ready_.empty(); }
   void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override {
-    reactor_.idle(tp);
+    reactor.idle(tp);
   }
-  void notify() noexcept override { (void)reactor_.notify(); }
+  void notify() noexcept override { (void)reactor.notify(); }
 
-  Reactor& reactor() noexcept { return reactor_; }
-  Poller& poller() noexcept { return reactor_.poller(); }
-  TaskRegistry& registry() noexcept { return registry_; }
-  TaskControl& thread_record() noexcept { return registry_.thread_record(); }
+  Poller& poller() noexcept { return reactor.poller(); }
 
   // Live tasks whose home is this thread (each task is registered while it runs).
-  void task_started(TaskControl& tc) noexcept { registry_.task_started(tc); }
+  void task_started(TaskControl& tc) noexcept { registry.task_started(tc); }
   void task_finished(TaskControl& tc) noexcept;
-  std::size_t live_tasks() const noexcept { return registry_.live(); }
+  std::size_t live_tasks() const noexcept { return registry.live(); }
   // stop_all: request_stop on every live task of this thread.
   void stop_all() noexcept;
   // wait_idle: parks the caller until this thread has no live task (or the deadline).
   // Returns false on timeout; throws gofer::cancelled in a cancelled task.
   bool wait_idle(clock::time_point deadline);
 
-  void begin_remote_wake() noexcept { reactor_.begin_remote_wake(); }
-  void end_remote_wake() noexcept { reactor_.end_remote_wake(); }
-  bool post_remote(Waiter& w) noexcept { return reactor_.post_remote(w); }
-  SchedCounters& counters() noexcept { return counters_; }
-
   // Counters for tests and benchmarks.
-  std::uint64_t sleeps() const noexcept { return reactor_.sleeps(); }
+  std::uint64_t sleeps() const noexcept { return reactor.sleeps(); }
 
  private:
-  Reactor reactor_;
   ReadyQueue ready_;
-  SchedCounters counters_;  // before registry_: readers find it alive while listed
-  TaskRegistry registry_;
   WaitQueue idle_waiters_;
 };
 

@@ -5,15 +5,15 @@
 
 #include <gofer/debug.hpp>
 
-#include "scheduler.hpp"
+#include "home.hpp"
 
 namespace gofer {
 
 std::vector<SchedulerStats> scheduler_stats() {
   std::vector<SchedulerStats> out;
   detail::for_each_registry([&](detail::TaskRegistry& r) {
-    detail::Scheduler& s = r.owner();
-    const detail::SchedCounters& c = s.counters();
+    detail::Home& s = r.owner();
+    const detail::SchedCounters& c = s.counters;
     const detail::RunDelay::Summary d = c.run_delay.summary();
     out.push_back(SchedulerStats{
         r.index(),
@@ -26,9 +26,9 @@ std::vector<SchedulerStats> scheduler_stats() {
         c.remote_wakes.get(),
         c.eventfd_writes.get(),
         c.wakes_no_syscall.get(),
-        s.reactor().spins_found_work(),
-        s.reactor().sleeps(),
-        s.poller().fd_events(),
+        s.reactor.spins_found_work(),
+        s.reactor.sleeps(),
+        s.reactor.poller().fd_events(),
         c.timers_fired.get(),
         {d.samples, d.sum, d.p50, d.p99, d.max},
     });

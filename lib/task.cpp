@@ -155,9 +155,6 @@ void describe_wait_any(const WaitInfo& info, std::string& out) {
 
 void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_location& where) {
   Scheduler& sched = Scheduler::local();
-  if (st->control.id == 0) {
-    st->control.id = new_task_id();  // a task posted from another thread has its id already
-  }
   if (where.file_name() != nullptr && where.file_name()[0] != '\0') {
     st->control.created_file = where.file_name();
     st->control.created_line = where.line();
@@ -176,7 +173,7 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
     throw;
   }
   sched.task_started(st->control);
-  sched.counters().tasks_spawned.bump();
+  sched.counters.tasks_spawned.bump();
 }
 
 TaskStateBase::~TaskStateBase() {

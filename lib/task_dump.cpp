@@ -5,8 +5,8 @@
 #include <string>
 
 #include "describe.hpp"
+#include "home.hpp"
 #include "sched_stats.hpp"
-#include "scheduler.hpp"
 
 namespace gofer {
 
@@ -61,8 +61,8 @@ TaskInfo snapshot(TaskControl& tc, const TaskRegistry& r) {
     return info;
   }
   if (tc.parked == nullptr) {
-    info.state = r.running() == &tc && !r.owner().reactor().is_idle() ? task_state::running
-                                                                      : task_state::runnable;
+    info.state = r.running() == &tc && !r.owner().reactor.is_idle() ? task_state::running
+                                                                    : task_state::runnable;
     return info;
   }
   read_wait(tc, info);

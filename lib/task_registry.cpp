@@ -35,7 +35,7 @@ std::string current_thread_name() {
 
 }  // namespace
 
-TaskRegistry::TaskRegistry(Scheduler& owner)
+TaskRegistry::TaskRegistry(Home& owner)
     : owner_(owner), tid_(::syscall(SYS_gettid)), thread_name_(current_thread_name()) {
   thread_record_.id = new_task_id();
   thread_record_.name = thread_name_;

@@ -1,8 +1,8 @@
 // task_registry.hpp: the live tasks of one scheduler, and every scheduler of the process.
 //
-// TaskRegistry (one per Scheduler) lists the TaskControl records of the tasks whose home is
-// that scheduler's thread, plus one record for the thread's own context (the "thread record",
-// through which a plain thread blocked in a gofer call shows up as a pseudo-task). It also
+// TaskRegistry (one per scheduler, in its Home) lists the TaskControl records of the tasks whose
+// home is that scheduler's thread, plus one record for the thread's own context (the "thread
+// record", through which a plain thread blocked in a gofer call shows up as a pseudo-task). It also
 // publishes which task runs now and how many times the thread resumed a task, for the dumps
 // and the stall watchdog. It is the source of gofer::tasks() and dump_tasks() (debug.hpp).
 //
@@ -37,11 +37,11 @@
 
 namespace gofer::detail {
 
-class Scheduler;
+class Home;
 
 class TaskRegistry {
  public:
-  explicit TaskRegistry(Scheduler& owner);
+  explicit TaskRegistry(Home& owner);
   ~TaskRegistry();
   TaskRegistry(const TaskRegistry&) = delete;
   TaskRegistry& operator=(const TaskRegistry&) = delete;
@@ -51,7 +51,7 @@ class TaskRegistry {
   int index() const noexcept { return index_; }
   const std::string& thread_name() const noexcept { return thread_name_; }
   long thread_id() const noexcept { return tid_; }  // the kernel's thread id
-  Scheduler& owner() const noexcept { return owner_; }
+  Home& owner() const noexcept { return owner_; }
 
   void task_started(TaskControl& tc) noexcept {
     std::lock_guard guard(lock_);
@@ -105,7 +105,7 @@ class TaskRegistry {
   TaskRegistry* next_registry = nullptr;
 
  private:
-  Scheduler& owner_;
+  Home& owner_;
   int index_;
   long tid_;
   std::string thread_name_;

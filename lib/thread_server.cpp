@@ -184,7 +184,6 @@ void ThreadServerCore::stop_quietly() noexcept {
 
 void ThreadServerCore::post(ServerEnvelope env, const char* what) {
   const int state = state_.load();
-  env.state()->control.id = new_task_id();  // before the hand-over: the sender may read it
   if (state == running_state && inbox_.send(std::move(env))) {
     return;
   }
@@ -208,7 +207,7 @@ void ThreadServerCore::serve(Chan<std::exception_ptr> started) {
 
   {
     // Waiting on the inbox is waiting for work, not a stuck wait (deadlock watchdog).
-    ServiceScope service(Scheduler::local().registry());
+    ServiceScope service(Scheduler::local().registry);
     for (auto& env : inbox_) {
       if (dropping_.load()) {
         drop(env);

@@ -7,7 +7,7 @@
 #include <gofer/detail/waiter.hpp>
 #include <gofer/errors.hpp>
 
-#include "scheduler.hpp"
+#include "home.hpp"
 #include "stack_pool.hpp"
 
 namespace gofer::detail {
@@ -20,10 +20,10 @@ TaskControl* current_control() noexcept {
   return current_task_control;
 }
 
-void set_current_control(TaskControl* tc, Scheduler* home) noexcept {
+void set_current_control(TaskControl* tc, Home* home) noexcept {
   current_task_control = tc;
   if (home != nullptr) {
-    home->registry().set_running(tc);
+    home->registry.set_running(tc);
   }
   if (tc != nullptr) {
     set_running_stack(&tc->stack, tc->id, tc->name.empty() ? nullptr : tc->name.c_str());
@@ -33,10 +33,10 @@ void set_current_control(TaskControl* tc, Scheduler* home) noexcept {
 }
 
 void set_current_control(TaskControl* tc) noexcept {
-  set_current_control(tc, Scheduler::installed());
+  set_current_control(tc, Home::current());
 }
 
-Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Scheduler::installed()) {
+Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Home::current()) {
   if (home == nullptr) {
     std::fputs("gofer: internal error: a wait on a thread without a scheduler\n", stderr);
     std::abort();
@@ -47,17 +47,17 @@ Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Schedule
 void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
-  Scheduler* const target = home;
+  Home* const target = home;
   // Only a wake from another thread can race the home thread's exit (see the invariants).
   // installed(), not local(): waking never installs a scheduler on the waking thread.
-  Scheduler* const self = Scheduler::installed();
+  Home* const self = Home::current();
   const bool remote = target != self;
   if (remote) {
-    target->begin_remote_wake();
+    target->reactor.begin_remote_wake();
   }
   if (self != nullptr) {
     // Counted by the waker; one wake in run_delay_sample_period is timed (park() records it).
-    Counter& wakes = remote ? self->counters().remote_wakes : self->counters().local_wakes;
+    Counter& wakes = remote ? self->counters.remote_wakes : self->counters.local_wakes;
     wakes.bump();
     if ((wakes.get() & (run_delay_sample_period - 1)) == 0) {
       woken_at = ticks();
@@ -68,9 +68,9 @@ void Waiter::complete(wake_reason r, int index) noexcept {
     state.store(done, std::memory_order_release);
   } else if (remote) {
     state.store(done, std::memory_order_release);
-    const bool syscall = target->post_remote(*this);
+    const bool syscall = target->reactor.post_remote(*this);
     if (self != nullptr) {
-      (syscall ? self->counters().eventfd_writes : self->counters().wakes_no_syscall).bump();
+      (syscall ? self->counters.eventfd_writes : self->counters.wakes_no_syscall).bump();
     }
   } else {
     const boost::fibers::waker wake_it = waker;
@@ -78,7 +78,7 @@ void Waiter::complete(wake_reason r, int index) noexcept {
     wake_it.wake();
   }
   if (remote) {
-    target->end_remote_wake();
+    target->reactor.end_remote_wake();
   }
 }
 
@@ -100,7 +100,7 @@ void await_done(const Waiter& w) noexcept {
 wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
   TaskControl* const self = current_task_control;
   // The record a dump (and request_stop) finds w through: the task's, or the thread's own.
-  TaskControl* const rec = self != nullptr ? self : &w.home->thread_record();
+  TaskControl* const rec = self != nullptr ? self : &w.home->registry.thread_record();
   w.timed = deadline != no_deadline;
   w.since = ticks();
   bool must_suspend = true;
@@ -128,7 +128,7 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
       boost::fibers::waker timer_waker = w.waker;
       w.ctx->wait_until(deadline, lk, std::move(timer_waker));
     }
-    SchedCounters& counters = w.home->counters();
+    SchedCounters& counters = w.home->counters;
     counters.parks.bump();
     if (w.state.load(std::memory_order_acquire) == Waiter::pending && w.try_claim()) {
       w.reason = wake_reason::timeout;

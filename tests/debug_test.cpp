@@ -95,12 +95,16 @@ TEST(Debug, EveryWaitKindIsNamedInTheSnapshotAndTheDump) {
   auto job_waiter = gofer::go([&] { job.wait(); });
   auto child = gofer::Process::spawn({"sleep", "30"});
   auto child_waiter = gofer::go([&] { (void)child.wait(); });
+  std::vector<gofer::Task<void>> pair;
+  pair.push_back(gofer::go([] { gofer::sleep_for(1h); }));
+  pair.push_back(gofer::go([] { gofer::sleep_for(1h); }));
+  auto any_waiter = gofer::go([&] { (void)gofer::wait_any(pair); });
   const int named_line = __LINE__ + 1;
   auto named = gofer::go(gofer::TaskOptions{.name = "named"}, [] { gofer::sleep_for(1h); });
 
   settle({recv.id(), send.id(), sel.id(), sleeper.id(), read.id(), locker.id(), cond_waiter.id(),
           group_waiter.id(), sem_waiter.id(), task_waiter.id(), job_waiter.id(), child_waiter.id(),
-          named.id()});
+          any_waiter.id(), named.id()});
   const auto all = gofer::tasks();
   const auto chan = [](const gofer::Chan<int>& c) {
     return "chan " + std::to_string(gofer::chan_state(c).id());
@@ -120,6 +124,7 @@ TEST(Debug, EveryWaitKindIsNamedInTheSnapshotAndTheDump) {
       {sem_waiter.id(), "Semaphore::acquire " + hex(&sem)},
       {task_waiter.id(), "wait for task " + std::to_string(recv.id())},
       {job_waiter.id(), "wait for blocking job " + std::to_string(job.id())},
+      {any_waiter.id(), "wait_any over 2 tasks"},
       {child_waiter.id(),
        "wait for exit of child sleep (pid " + std::to_string(child.pid()) + ") (fd "},
   };
@@ -158,6 +163,10 @@ TEST(Debug, EveryWaitKindIsNamedInTheSnapshotAndTheDump) {
   mutex.unlock();
   child.kill();
   stop_and_wait(task_waiter);  // first: it waits on recv, which the loop waits too
+  stop_and_wait(any_waiter);
+  for (auto& t : pair) {
+    stop_and_wait(t);
+  }
   for (auto* t : {&recv, &send, &sel, &sleeper, &read, &locker, &cond_waiter, &group_waiter,
                   &sem_waiter, &job_waiter, &child_waiter, &named}) {
     stop_and_wait(*t);
@@ -270,4 +279,26 @@ TEST(Debug, DumpOnSignalPrintsOutsideTheHandlerAndTheProgramGoesOn) {
   EXPECT_EQ(ch.send(1), true);  // the program goes on
   t.wait();
   ::signal(SIGUSR2, SIG_DFL);
+}
+
+TEST(Debug, RuntimeTaskIdIsKnownAtOnceAndMatchesItsRecord) {
+  // The id is given when the task state is made, not at launch on the home thread (reading it
+  // from the handle raced the launch before: TSan).
+  gofer::Runtime rt(1);
+  gofer::Chan<int> ch;
+  auto t = rt.go([ch]() mutable { (void)ch.recv(); });
+  const std::uint64_t id = t.id();
+  EXPECT_NE(id, 0u);
+  const gofer::TaskInfo* seen = nullptr;
+  std::vector<gofer::TaskInfo> all;
+  for (int i = 0; i < 2000 && (seen == nullptr || seen->state != gofer::task_state::parked); ++i) {
+    std::this_thread::sleep_for(1ms);
+    all = gofer::tasks();
+    seen = find(all, id);
+  }
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->state, gofer::task_state::parked);
+  EXPECT_NE(seen->created_at.find("debug_test.cpp:"), std::string::npos) << seen->created_at;
+  EXPECT_TRUE(ch.send(1));
+  t.wait();
 }

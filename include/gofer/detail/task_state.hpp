@@ -34,9 +34,15 @@ struct TaskOptions {
 
 namespace detail {
 
+// new_task_id: a process-unique task id, increasing on each thread (threads take ids in
+// blocks; tasks, blocking jobs and thread records share them).
+std::uint64_t new_task_id() noexcept;
+
 class TaskStateBase {
  public:
-  TaskStateBase() = default;
+  // The id is given here, on the creating thread, so a Task handle knows it at once (a
+  // Runtime task is launched later, on its home thread).
+  TaskStateBase() noexcept { control.id = new_task_id(); }
   TaskStateBase(const TaskStateBase&) = delete;
   TaskStateBase& operator=(const TaskStateBase&) = delete;
 
@@ -102,10 +108,6 @@ class TaskStateBase {
   std::exception_ptr error_;
   bool observed_ = false;
 };
-
-// new_task_id: a process-unique task id, increasing on each thread (threads take ids in
-// blocks; tasks and blocking jobs share them).
-std::uint64_t new_task_id() noexcept;
 
 // launch: starts st's fiber on this thread's scheduler (adds the fiber's reference); `where`
 // is the creation site (file_name() empty or nullptr when unknown).

@@ -91,7 +91,7 @@ clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
 // wake_reason: why a parked Waiter was completed.
 enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
 
-class Scheduler;
+class Home;
 
 // ensure_scheduler: installs gofer's scheduler on the calling thread if it has none. Call it
 // before taking any lock on a path that may park: installing may throw (std::bad_alloc), and
@@ -160,7 +160,7 @@ TaskControl* current_control() noexcept;
 // set_current_control: records the running task (task entry and every resumption); `home`
 // is this thread's scheduler when the caller has it at hand (else it is looked up).
 void set_current_control(TaskControl* tc) noexcept;
-void set_current_control(TaskControl* tc, Scheduler* home) noexcept;
+void set_current_control(TaskControl* tc, Home* home) noexcept;
 // request_stop: sets tc's stop flag and completes its parked Waiter with `cancelled`.
 void request_stop(TaskControl& tc) noexcept;
 
@@ -186,7 +186,7 @@ struct Waiter {
   void complete(wake_reason r, int index) noexcept;
 
   boost::fibers::context* ctx;
-  Scheduler* home;  // the waiter's scheduler; kept alive by complete() while it wakes
+  Home* home;  // the waiter's scheduler (home.hpp); kept alive by complete() while it wakes
   boost::fibers::waker waker;
   std::atomic<std::uint32_t> state{pending};
   bool timed = false;                       // set by park() before anyone can claim
@@ -197,8 +197,8 @@ struct Waiter {
   std::uint64_t woken_at = 0;               // the winner's ticks() stamp, on sampled wakes
   // The fields above are the ones a waker writes: they share the Waiter's first cache line.
   // The ones below are written by the waiter only and read by task dumps.
-  WaitInfo info;           // what it waits for
-  std::uint64_t since;     // when it parked (ticks(), sched_stats.hpp; set by park())
+  WaitInfo info;        // what it waits for
+  std::uint64_t since;  // when it parked (ticks(), sched_stats.hpp; set by park())
 };
 
 // WaitNode: a Waiter's entry in one WaitQueue. `slot` points at the value to move (a sender's
@@ -348,7 +348,6 @@ class WakeList {
 // gofer::cancelled when the task was stopped. `info` says what the wait is for (task dumps).
 bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const WaitInfo& info,
              bool cancellable = true);
-
 
 // throw_if_cancelled: throws gofer::cancelled when reason says so.
 void throw_if_cancelled(wake_reason r);

@@ -1,0 +1,38 @@
+// home.hpp: a thread's scheduler as the waiter layer sees it.
+//
+// Home holds the parts of a scheduler that waiting and waking use: the Reactor (remote-wake
+// inbox, notify, the remote-waker count that keeps the thread alive during a wake), the
+// TaskRegistry (the thread record a plain thread parks through, and which task runs) and the
+// SchedCounters. The Scheduler (scheduler.hpp: the Boost.Fiber algorithm, its ready queue, the
+// thread's installation and exit) is a Home, and installs itself as the thread's Home; the
+// waiter layer (waiter.cpp) depends on this header and nothing above it.
+//
+// Thread-safety: current() on any thread (its own Home); the parts document their own rules.
+#pragma once
+
+#include "reactor.hpp"
+#include "sched_stats.hpp"
+#include "task_registry.hpp"
+
+namespace gofer::detail {
+
+class Home {
+ public:
+  Home() : registry(*this) {}
+  Home(const Home&) = delete;
+  Home& operator=(const Home&) = delete;
+
+  // current: this thread's Home, or nullptr when no scheduler is installed.
+  static Home* current() noexcept;
+
+  Reactor reactor;
+  SchedCounters counters;  // before registry: a reader finds it alive while listed
+  TaskRegistry registry;
+
+ protected:
+  ~Home() = default;
+  // set_current: installs (or, with nullptr, removes) this thread's Home.
+  static void set_current(Home* h) noexcept;
+};
+
+}  // namespace gofer::detail
