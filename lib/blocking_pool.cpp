@@ -12,6 +12,8 @@
 //   (3) At exit (the pool's static destructor) stopping_ is set: threads drain the queue and
 //       leave; the destructor joins them all.
 //
+// Outstanding jobs (queued or running) are counted for the deadlock watchdog (activity.hpp).
+//
 // Thread-safety: submit() and the settings may be called from any thread; jobs run on pool
 // threads, and finish their task state there (TaskStateBase::finish wakes waiters on their
 // home schedulers through the Waiter protocol).
@@ -28,6 +30,8 @@
 
 #include <gofer/blocking.hpp>
 #include <gofer/errors.hpp>
+
+#include "activity.hpp"
 
 namespace gofer {
 
@@ -151,6 +155,7 @@ class Pool {
     // object once a waiter can see it.
     st->finish(std::move(error));
     st->release();
+    detail::note_blocking_job(-1);  // after finish(): its waiter is woken first
   }
 
   // join_done: joins threads that left (they are past their last touch of the pool's state
@@ -187,9 +192,11 @@ namespace detail {
 void submit_blocking(TaskStateBase* st) {
   st->control.blocking_job = true;
   st->add_ref();  // the pool's reference
+  note_blocking_job(1);
   try {
     Pool::instance().submit(st);
   } catch (...) {
+    note_blocking_job(-1);
     st->release();
     throw;
   }

@@ -183,7 +183,7 @@ void Poller::dispatch(Record& r, std::uint32_t events) noexcept {
 void Poller::run(FdWatch* list, std::uint32_t events) noexcept {
   while (list != nullptr) {
     FdWatch* next = std::exchange(list->next_, nullptr);
-    --pending_;
+    add_pending(-1);
     fd_events_.bump();
     list->ready(events);
     list = next;
@@ -229,7 +229,7 @@ void Poller::watch(int fd, Interest interest, FdWatch* w) {
   w->next_ = list;
   list = w;
   if (was_armed) {
-    ++pending_;
+    add_pending(1);
     return;
   }
   if (const int err = arm(r, fresh); err != 0) {
@@ -239,7 +239,7 @@ void Poller::watch(int fd, Interest interest, FdWatch* w) {
     }
     throw_errno_value(err, "epoll_ctl", "fd " + std::to_string(fd));
   }
-  ++pending_;
+  add_pending(1);
 }
 
 void Poller::unwatch(int fd, Interest interest, FdWatch* w) noexcept {
@@ -251,7 +251,7 @@ void Poller::unwatch(int fd, Interest interest, FdWatch* w) noexcept {
   for (FdWatch** p = &r.watches[index_of(interest)]; *p != nullptr; p = &(*p)->next_) {
     if (*p == w) {
       *p = std::exchange(w->next_, nullptr);
-      --pending_;
+      add_pending(-1);
       if (r.watches[index_of(interest)] != nullptr) {
         return;  // others still watch this interest: the registration is right as it is
       }

@@ -3,7 +3,8 @@
 //
 // The poller is the only user of epoll in gofer. Its owner is one scheduler (one OS thread):
 // wait(), poll_now(), watch(), unwatch() and forget() must be called on that thread. wake() is
-// the one call that is safe from any thread: it makes a concurrent or the next wait() return.
+// safe from any thread: it makes a concurrent or the next wait() return; watching() may be
+// read from any thread as a snapshot (the deadlock watchdog does).
 //
 // wait() blocks the OS thread (that is its job: it is the scheduler's idle wait) until an fd
 // event, a wake(), or the deadline, whichever comes first. Deadlines have nanosecond resolution
@@ -37,6 +38,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 
@@ -86,8 +88,10 @@ class Poller {
   // fd fires at once with EPOLLERR | EPOLLHUP, so its task wakes and sees the closed fd.
   void forget(int fd) noexcept;
 
-  // watching: pending watches (the scheduler polls for them when it is busy).
-  std::size_t watching() const noexcept { return pending_; }
+  // watching: pending watches (the scheduler polls for them when it is busy; the deadlock
+  // watchdog reads it from another thread: only the owner stores it, relaxed, with no
+  // read-modify-write, so the count costs the owner nothing more than a plain field).
+  std::size_t watching() const noexcept { return pending_.load(std::memory_order_relaxed); }
   // fd_events: watches fired so far (scheduler_stats()).
   std::uint64_t fd_events() const noexcept { return fd_events_.get(); }
   // registered: fds with a registration in epoll, armed or not (for tests).
@@ -115,11 +119,15 @@ class Poller {
   int arm(Record& r, bool fresh) noexcept;
   // erase: removes r's registration and r itself.
   void erase(Record& r) noexcept;
+  // add_pending: the owner's update of pending_ (a relaxed load and store, no atomic RMW).
+  void add_pending(std::ptrdiff_t delta) noexcept {
+    pending_.store(pending_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
 
   std::atomic<std::uint64_t> wakeups_{0};
   Counter fd_events_;
   std::unordered_map<int, Record> records_;
-  std::size_t pending_ = 0;
+  std::atomic<std::size_t> pending_{0};
   int epfd_ = -1;
   std::atomic<int> wakefd_{-1};
   std::atomic<std::uint32_t> futex_word_{0};  // 1: a wake() not yet seen by wait_futex

@@ -4,7 +4,9 @@
 // pidfd_ is open; once waitpid() reaped it, exit_code_ is set and pidfd_ closed, so the pid
 // (which the kernel may reuse) is never signalled again; (2) every fd made for the child is
 // O_CLOEXEC in the parent, so children spawned concurrently by other threads inherit none of
-// them; the child's ends are closed in the parent right after posix_spawnp.
+// them; the child's ends are closed in the parent right after posix_spawnp; (3) a child is
+// counted in activity.hpp's live_children() from its spawn until it is reaped (for the
+// deadlock watchdog: its exit can wake a task).
 // Blocking: only the destructor of an unwaited Process blocks its thread, in waitpid() after
 // SIGKILL (a killed child exits at once unless stuck in the kernel).
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <gofer/process.hpp>
 #include <gofer/task.hpp>
 
+#include "activity.hpp"
 #include "errno_error.hpp"
 #include "fd.hpp"
 #include "fd_stream.hpp"
@@ -138,6 +141,7 @@ Process Process::spawn(const std::vector<std::string>& argv, const ProcessOption
   Process p;
   p.name_ = name;
   p.pid_ = pid;
+  detail::note_child(1);
   p.pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (p.pidfd_ < 0) {
     const int open_err = errno;
@@ -186,6 +190,7 @@ void Process::reset() noexcept {
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    detail::note_child(-1);
   }
   if (pidfd_ >= 0) {
     detail::forget_fd(pidfd_);
@@ -208,6 +213,7 @@ bool Process::reap() {
     detail::throw_errno("wait for", name_ + " (pid " + std::to_string(pid_) + ")");
   }
   exit_code_ = decode_status(status);
+  detail::note_child(-1);
   detail::forget_fd(pidfd_);
   ::close(pidfd_);
   pidfd_ = -1;

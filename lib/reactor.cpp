@@ -7,6 +7,8 @@
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
 
+#include "monitor_hook.hpp"
+
 namespace gofer::detail {
 
 namespace {
@@ -67,6 +69,9 @@ void Reactor::idle(clock::time_point tp) noexcept {
   idle_.store(true, std::memory_order_relaxed);
   sleep(tp);
   idle_.store(false, std::memory_order_relaxed);
+  if (monitor_parked.load(std::memory_order_relaxed)) [[unlikely]] {
+    wake_monitor();  // it sleeps until a scheduler gets busy (monitor_hook.hpp)
+  }
 }
 
 void Reactor::sleep(clock::time_point tp) noexcept {

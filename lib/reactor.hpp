@@ -31,7 +31,9 @@
 // safe: Boost's dispatcher loops. Tests: scheduler_test's wake stress.
 //
 // Idle publication: while in idle() the reactor says so (is_idle(), and the deadline it
-// waits for), so a watchdog on another thread can tell an idle thread from a busy one.
+// waits for), so a watchdog on another thread can tell an idle thread from a busy one. On the
+// way out of idle() it wakes the watchdog when that sleeps until some scheduler gets busy (one
+// relaxed load of a read-mostly flag; monitor_hook.hpp).
 //
 // Thread-safety: notify(), post_remote(), begin/end_remote_wake() and the idle reads from any
 // thread; everything else on the owning thread only. idle() blocks the thread (epoll_wait).

@@ -10,6 +10,7 @@
 #include <gofer/errors.hpp>
 #include <gofer/runtime.hpp>
 
+#include "activity.hpp"
 #include "scheduler.hpp"
 #include "task_dump.hpp"
 
@@ -32,6 +33,9 @@ Runtime::Runtime(std::size_t threads) {
   for (std::size_t i = 0; i < threads; ++i) {
     threads_.push_back(std::make_unique<Worker>());
   }
+  // The constructing thread runs user code the deadlock watchdog cannot see: while it owns
+  // this Runtime, it counts as busy unless it is parked in gofer (activity.hpp).
+  detail::note_runtime_owner(this);
   // Each worker reports whether its scheduler is up before the next one starts; the first
   // failure (a thread that cannot be created, a scheduler that cannot be installed) stops the
   // ones already running and is thrown from here, naming the worker.
@@ -56,6 +60,7 @@ Runtime::Runtime(std::size_t threads) {
       started.get();
     } catch (const std::exception& e) {
       shutdown(shutdown_mode::stop_tasks);
+      detail::forget_runtime_owner(this);
       throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                               "gofer: Runtime could not start thread " + std::to_string(i) +
                                   " of " + std::to_string(threads) + ": " + e.what());
@@ -65,6 +70,7 @@ Runtime::Runtime(std::size_t threads) {
 
 Runtime::~Runtime() {
   shutdown(shutdown_mode::stop_tasks);
+  detail::forget_runtime_owner(this);
 }
 
 void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
@@ -85,14 +91,18 @@ void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
 
 void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& stop) {
   detail::Scheduler& sched = detail::Scheduler::local();
-  for (auto& job : w.inbox) {
-    try {
-      detail::launch(job->st, job->opts, job->opts.where);
-    } catch (...) {
-      // The task never started: finish it with the error so its waiters see it.
-      job->st->finish(std::current_exception());
+  {
+    // Waiting on the inbox is waiting for work, not a stuck wait (deadlock watchdog).
+    detail::ServiceScope service(sched.registry);
+    for (auto& job : w.inbox) {
+      try {
+        detail::launch(job->st, job->opts, job->opts.where);
+      } catch (...) {
+        // The task never started: finish it with the error so its waiters see it.
+        job->st->finish(std::current_exception());
+      }
+      job->st->release();
     }
-    job->st->release();
   }
   for (int waited = 0; sched.live_tasks() > 0;) {
     if (stop.load()) {

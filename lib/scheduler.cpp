@@ -4,6 +4,7 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include "monitor_hook.hpp"
 #include "stack_pool.hpp"
 
 namespace gofer::detail {
@@ -50,6 +51,7 @@ Scheduler& Scheduler::local() {
     this_thread_scheduler = s;
     set_current(s);
     install_overflow_handler();
+    start_monitor();
     thread_local ThreadExit exit_guard;
     (void)exit_guard;
   }

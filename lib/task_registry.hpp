@@ -19,12 +19,13 @@
 //     read any listed record's fields and take its lock (order: process list -> registry ->
 //     record; nothing takes them the other way round).
 //   - running() is the task the thread last resumed (nullptr: none or the thread's own
-//     context); together with resumes() it is written only by the home thread with relaxed
-//     stores (no read-modify-write), so publishing costs a store per switch, not a shared
-//     atomic operation.
+//     context); together with resumes() (and service_waits()) it is written only by the home
+//     thread with relaxed stores (no read-modify-write), so publishing costs a store per
+//     switch, not a shared atomic operation.
 //
-// Thread-safety: task_started/task_finished/set_running on the home thread; for_each, live()
-// and the reads of running()/resumes() from any thread. Nothing here blocks except on the
+// Thread-safety: task_started/task_finished/set_running/enter_service/leave_service on the
+// home thread; for_each, live() and the reads of running()/resumes()/service_waits() from any
+// thread. Nothing here blocks except on the
 // short spin locks.
 #pragma once
 
@@ -85,6 +86,14 @@ class TaskRegistry {
   TaskControl* running() const noexcept { return running_.load(std::memory_order_relaxed); }
   std::uint64_t resumes() const noexcept { return resumes_.load(std::memory_order_relaxed); }
 
+  // enter_service / leave_service (home thread; see ServiceScope): bracket a loop in which one
+  // context of this thread waits for work (a Runtime worker's inbox, a ThreadServer's
+  // dispatcher). service_waits() is how many such loops are open; while the thread is asleep,
+  // that many of its parked contexts are idle service, not stuck (the deadlock watchdog).
+  void enter_service() noexcept { add_service(1); }
+  void leave_service() noexcept { add_service(-1); }
+  int service_waits() const noexcept { return service_.load(std::memory_order_relaxed); }
+
   // for_each: f(TaskControl&) for every live task, with the registry locked (f must not block
   // or re-enter the registry; it may lock the record).
   template <class F>
@@ -108,8 +117,25 @@ class TaskRegistry {
   TaskControl* tail_ = nullptr;
   std::atomic<std::size_t> live_{0};
   TaskControl thread_record_;
+  void add_service(int delta) noexcept {
+    service_.store(service_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
   alignas(cache_line) std::atomic<TaskControl*> running_{nullptr};
   std::atomic<std::uint64_t> resumes_{0};
+  std::atomic<int> service_{0};
+};
+
+// ServiceScope: enter_service() for its lifetime (on the registry's home thread).
+class ServiceScope {
+ public:
+  explicit ServiceScope(TaskRegistry& r) noexcept : r_(r) { r_.enter_service(); }
+  ~ServiceScope() { r_.leave_service(); }
+  ServiceScope(const ServiceScope&) = delete;
+  ServiceScope& operator=(const ServiceScope&) = delete;
+
+ private:
+  TaskRegistry& r_;
 };
 
 // for_each_registry: f(TaskRegistry&) for every installed scheduler, in index order, with the

@@ -14,7 +14,9 @@
 //   (2) active_ counts handlers launched and not returned; running_ lists (server thread only)
 //       the handlers that have started. Every launched handler starts before serve() takes
 //       the next envelope, so when the inbox is drained, running_ holds every live handler.
-//   (3) dropping_ is set before the inbox is closed, so every envelope still queued at a
+//   (3) serve() waits on the inbox inside a ServiceScope: an idle server is waiting for work,
+//       which the deadlock watchdog must not take for a stuck task (task_registry.hpp).
+//   (4) dropping_ is set before the inbox is closed, so every envelope still queued at a
 //       stop(drop) is seen by serve() after dropping_ (channel operations order them).
 //
 // Thread-safety: start/stop from the owner; post from anywhere; everything else on the server
@@ -31,6 +33,8 @@
 #include <gofer/errors.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
+
+#include "scheduler.hpp"
 
 namespace gofer::detail {
 
@@ -201,11 +205,15 @@ void ThreadServerCore::serve(Chan<std::exception_ptr> started) {
   }
   (void)started.send(nullptr);  // cannot fail: started is never closed, and has room for one
 
-  for (auto& env : inbox_) {
-    if (dropping_.load()) {
-      drop(env);
-    } else {
-      dispatch(env);
+  {
+    // Waiting on the inbox is waiting for work, not a stuck wait (deadlock watchdog).
+    ServiceScope service(Scheduler::local().registry);
+    for (auto& env : inbox_) {
+      if (dropping_.load()) {
+        drop(env);
+      } else {
+        dispatch(env);
+      }
     }
   }
   if (dropping_.load()) {

@@ -1,5 +1,5 @@
-// debug.hpp: seeing inside a running program: every task with what it waits for, and each
-// scheduler's counters.
+// debug.hpp: seeing inside a running program: every task with what it waits for, each
+// scheduler's counters, and a watchdog that reports stalled threads and deadlocks.
 //
 //   for (const gofer::TaskInfo& t : gofer::tasks()) { ... }   // a snapshot, any thread
 //   gofer::dump_tasks();                                       // Go-style dump to stderr
@@ -21,6 +21,38 @@
 //   "wait_any over 3 tasks"   "wait for exit of child sleep (pid 4242) (fd 8)"
 // Channel ids are process-unique numbers given at creation; the same channel has the same id
 // in every entry, so a dump shows who waits on whom.
+//
+// The watchdog. One background thread per process (started with the first scheduler; it joins
+// at exit, and costs nothing while no scheduler is busy: it sleeps until one is) makes two
+// reports on stderr:
+//
+//   Stall report: a task that has run longer than stall_threshold() (default 500 ms) without
+//   parking or yielding holds up every other task of its thread. Once per stall:
+//     gofer: task 7 (name) created at file.cpp:12 has run 500 ms without yielding on
+//     scheduler 0 (thread "x", tid 4242)
+//   then, when the thread is inside a system call, which one (a blocking call in a task is the
+//   usual cause: usleep, a blocking read, a std::mutex), then its backtrace, taken on that
+//   thread (a real-time signal, SIGRTMAX - 3, whose handler only calls glibc backtrace()).
+//   Frames are named from the dynamic symbol table: link the program with -rdynamic (CMake:
+//   set_target_properties(app PROPERTIES ENABLE_EXPORTS ON)) for names of its own functions;
+//   every frame also shows module+0xoffset, for `addr2line -f -C -e module 0xoffset`.
+//   A thread blocked in a system call that a signal would cut short (nanosleep, poll, epoll_wait,
+//   connect...) gets no backtrace, so that the report does not change what the program does.
+//
+//   Deadlock report: when every task of every scheduler is parked, nothing can wake them, and
+//   that lasted deadlock_grace() (default 1 s): "gofer: all tasks are asleep: deadlock?" and
+//   then dump_tasks(). Once per episode. "Nothing can wake them" means, for every thread with
+//   a scheduler: it sleeps with no timer armed, no fd watched and no wake-up queued, and has
+//   resumed no task for the whole grace period; no spawn_blocking job is queued or running; no
+//   child process is alive and unreaped; and every thread that owns a Runtime is itself parked
+//   in gofer. Waiting for work (a Runtime thread with no task, an idle ThreadServer) is not
+//   being stuck: at least one task or thread must be parked on something else.
+//   What the watchdog cannot see: a thread that never made a gofer call that parks (so has no
+//   scheduler) and owns no Runtime, which will later send on a channel or close it; or
+//   another process that will write to a shared memory segment. Such a program can be
+//   reported though it is not deadlocked: set_deadlock_action(deadlock_action::ignore) there,
+//   or make that thread wait in gofer. Conversely, a thread with a scheduler that blocks
+//   outside gofer (std::mutex, a raw read) counts as busy, so no report is made meanwhile.
 //
 // Thread-safety: every function here may be called from any thread, in or out of a task.
 // None of them blocks on a task or a scheduler (they take short internal locks).
@@ -109,5 +141,31 @@ std::vector<SchedulerStats> scheduler_stats();
 // gauge gofer_live_tasks, and the summary gofer_run_delay_seconds{quantile="0.5"|"0.99"} with
 // _sum and _count, plus the gauge gofer_run_delay_max_seconds.
 std::string stats_prometheus();
+
+// set_stall_threshold: how long a task may run without parking or yielding before the stall
+// report (see the header comment); 0 turns stall reports off. The watchdog checks a few times
+// per threshold (every threshold / 4, at least every 10 ms), so a report comes between 1 and
+// about 1.25 thresholds into the stall. Throws std::invalid_argument for a negative value.
+void set_stall_threshold(std::chrono::milliseconds threshold);
+// stall_threshold: the current threshold (default 500 ms; 0: off).
+std::chrono::milliseconds stall_threshold() noexcept;
+
+// deadlock_action: what the watchdog does when all tasks are asleep: print the report
+// (report, the default), print it and then std::abort() (abort: for tests, so a deadlocked
+// test fails at once with the dump instead of timing out), or nothing (ignore: no detection).
+enum class deadlock_action { report, abort, ignore };
+
+// set_deadlock_action / get_deadlock_action: the action (default deadlock_action::report).
+void set_deadlock_action(deadlock_action action) noexcept;
+deadlock_action get_deadlock_action() noexcept;
+
+// set_deadlock_grace: how long everything must stay asleep before the deadlock report
+// (default 1 s). The report comes between the grace period and about a second more after the
+// last task parked (the watchdog may notice that everything fell asleep only at its next
+// wake-up, at most a second later, and then looks every grace / 4). Throws
+// std::invalid_argument for a negative value.
+void set_deadlock_grace(std::chrono::milliseconds grace);
+// deadlock_grace: the current grace period.
+std::chrono::milliseconds deadlock_grace() noexcept;
 
 }  // namespace gofer
