@@ -11,14 +11,12 @@ namespace gofer::detail {
 
 namespace {
 
-thread_local Scheduler* this_thread_scheduler = nullptr;
-
 // ThreadExit: destroyed at thread exit before Boost's own per-thread scheduler (it is created
 // after it), so that tasks still alive are asked to stop and run to completion while the
 // thread's loop still works; Boost would otherwise wait for them forever.
 struct ThreadExit {
   ~ThreadExit() {
-    Scheduler* s = this_thread_scheduler;
+    Scheduler* s = Scheduler::installed();
     if (s == nullptr) {
       return;
     }
@@ -33,36 +31,31 @@ struct ThreadExit {
 }  // namespace
 
 void ensure_scheduler() {
-  if (this_thread_scheduler == nullptr) {
+  if (!can_park()) {
     Scheduler::local();
   }
 }
 
-Scheduler* Scheduler::installed() noexcept {
-  return this_thread_scheduler;
-}
-
 Scheduler& Scheduler::local() {
-  if (this_thread_scheduler == nullptr) {
-    boost::fibers::context::active();  // Boost's per-thread state first: it must die last
-    auto* s = new Scheduler();
-    boost::fibers::context::active()->get_scheduler()->set_algo(
-        boost::fibers::algo::algorithm::ptr_t(s));
-    this_thread_scheduler = s;
-    set_current(s);
-    install_overflow_handler();
-    start_monitor();
-    thread_local ThreadExit exit_guard;
-    (void)exit_guard;
+  if (Scheduler* s = installed()) {
+    return *s;
   }
-  return *this_thread_scheduler;
+  boost::fibers::context::active();  // Boost's per-thread state first: it must die last
+  auto* s = new Scheduler();
+  boost::fibers::context::active()->get_scheduler()->set_algo(
+      boost::fibers::algo::algorithm::ptr_t(s));
+  set_current(s);
+  install_overflow_handler();
+  start_monitor();
+  thread_local ThreadExit exit_guard;
+  (void)exit_guard;
+  return *s;
 }
 
 Scheduler::Scheduler() = default;
 
 Scheduler::~Scheduler() {
-  if (this_thread_scheduler == this) {
-    this_thread_scheduler = nullptr;
+  if (Home::current() == this) {
     set_current(nullptr);
   }
 }

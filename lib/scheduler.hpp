@@ -32,8 +32,8 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
  public:
   // local: this thread's Scheduler, installing it first if needed.
   static Scheduler& local();
-  // installed: this thread's Scheduler, or nullptr.
-  static Scheduler* installed() noexcept;
+  // installed: this thread's Scheduler, or nullptr (its Home is the only one: the Scheduler).
+  static Scheduler* installed() noexcept { return static_cast<Scheduler*>(Home::current()); }
 
   Scheduler();
   ~Scheduler() override;
