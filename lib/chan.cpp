@@ -4,6 +4,8 @@
 
 #include <gofer/detail/chan_state.hpp>
 
+#include "id_blocks.hpp"
+
 namespace gofer::detail {
 
 namespace {
@@ -11,14 +13,7 @@ std::atomic<std::uint64_t> next_chan_id{1};
 }  // namespace
 
 std::uint64_t new_chan_id() noexcept {
-  constexpr std::uint64_t block = 256;
-  thread_local std::uint64_t next = 0;
-  thread_local std::uint64_t end = 0;
-  if (next == end) [[unlikely]] {
-    next = next_chan_id.fetch_add(block, std::memory_order_relaxed);
-    end = next + block;
-  }
-  return next++;
+  return block_id<next_chan_id>();
 }
 
 void describe_chan(const WaitInfo& info, std::string& out) {

@@ -9,6 +9,7 @@
 #include <gofer/errors.hpp>
 #include <gofer/task.hpp>
 
+#include "id_blocks.hpp"
 #include "scheduler.hpp"
 #include "stack_pool.hpp"
 
@@ -128,15 +129,7 @@ void TaskStateBase::operator delete(void* p, std::size_t size) noexcept {
 }
 
 std::uint64_t new_task_id() noexcept {
-  // Each thread takes ids in blocks, so a spawn does no atomic read-modify-write.
-  constexpr std::uint64_t block = 256;
-  thread_local std::uint64_t next = 0;
-  thread_local std::uint64_t end = 0;
-  if (next == end) [[unlikely]] {
-    next = next_task_id.fetch_add(block, std::memory_order_relaxed);
-    end = next + block;
-  }
-  return next++;
+  return block_id<next_task_id>();
 }
 
 void describe_task_wait(const WaitInfo& info, std::string& out) {
