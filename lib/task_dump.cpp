@@ -1,7 +1,10 @@
 // task_dump.cpp: tasks(), dump_tasks() and the shutdown report's lines (see task_dump.hpp).
 #include "task_dump.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "describe.hpp"
@@ -104,58 +107,78 @@ void report_live(const TaskRegistry& r, std::FILE* out, const char* prefix, std:
 
 }  // namespace detail
 
-std::vector<TaskInfo> tasks() {
-  std::vector<TaskInfo> out;
+namespace {
+
+// Snapshot: one scheduler's live tasks, oldest first, and its thread record when that is parked.
+struct Snapshot {
+  int index;
+  std::string thread_name;
+  long tid;
+  std::vector<TaskInfo> tasks;
+  std::optional<TaskInfo> thread;
+};
+
+std::vector<Snapshot> snapshot_all() {
+  std::vector<Snapshot> all;
   detail::for_each_registry([&](detail::TaskRegistry& r) {
-    r.for_each([&](detail::TaskControl& tc) { out.push_back(detail::snapshot(tc, r)); });
+    Snapshot s{r.index(), r.thread_name(), r.thread_id(), {}, std::nullopt};
+    r.for_each([&](detail::TaskControl& tc) { s.tasks.push_back(detail::snapshot(tc, r)); });
     TaskInfo thread;
     if (detail::thread_snapshot(r, thread)) {
-      out.push_back(std::move(thread));
+      s.thread = std::move(thread);
     }
+    all.push_back(std::move(s));
   });
+  return all;
+}
+
+// append_entry: one block of the dump ("task 7" or, for a thread record, "thread").
+void append_entry(std::string& text, const TaskInfo& t, bool is_thread) {
+  text += is_thread ? "  thread" : "  task " + std::to_string(t.id);
+  text += " \"" + t.name + "\" [" + to_string(t.state);
+  if (t.state == task_state::parked) {
+    text += " ";
+    detail::append_duration(text, t.waiting_for);
+  }
+  text += "]";
+  if (!t.wait.empty()) {
+    text += ": " + t.wait;
+  }
+  text += "\n";
+  if (!is_thread && !t.created_at.empty()) {
+    text += "      created at " + t.created_at + "\n";
+  }
+}
+
+}  // namespace
+
+std::vector<TaskInfo> tasks() {
+  std::vector<TaskInfo> out;
+  for (Snapshot& s : snapshot_all()) {
+    std::move(s.tasks.begin(), s.tasks.end(), std::back_inserter(out));
+    if (s.thread) {
+      out.push_back(std::move(*s.thread));
+    }
+  }
   return out;
 }
 
 void dump_tasks(std::FILE* out) {
-  struct Group {
-    int index;
-    std::string thread;
-    long tid;
-    std::vector<TaskInfo> tasks;
-  };
-  std::vector<Group> groups;
+  const std::vector<Snapshot> all = snapshot_all();
   std::size_t total = 0;
-  detail::for_each_registry([&](detail::TaskRegistry& r) {
-    Group g{r.index(), r.thread_name(), r.thread_id(), {}};
-    r.for_each([&](detail::TaskControl& tc) { g.tasks.push_back(detail::snapshot(tc, r)); });
-    total += g.tasks.size();
-    TaskInfo thread;
-    if (detail::thread_snapshot(r, thread)) {
-      g.tasks.push_back(std::move(thread));
-    }
-    groups.push_back(std::move(g));
-  });
+  for (const Snapshot& s : all) {
+    total += s.tasks.size();
+  }
   std::string text = "gofer: " + std::to_string(total) + " task(s) on " +
-                     std::to_string(groups.size()) + " scheduler(s)\n";
-  for (const Group& g : groups) {
-    text += "\nscheduler " + std::to_string(g.index) + " (thread \"" + g.thread + "\", tid " +
-            std::to_string(g.tid) + "):\n";
-    for (const TaskInfo& t : g.tasks) {
-      const bool pseudo = t.created_at.rfind("thread ", 0) == 0;
-      text += pseudo ? "  thread" : "  task " + std::to_string(t.id);
-      text += " \"" + t.name + "\" [" + to_string(t.state);
-      if (t.state == task_state::parked) {
-        text += " ";
-        detail::append_duration(text, t.waiting_for);
-      }
-      text += "]";
-      if (!t.wait.empty()) {
-        text += ": " + t.wait;
-      }
-      text += "\n";
-      if (!pseudo && !t.created_at.empty()) {
-        text += "      created at " + t.created_at + "\n";
-      }
+                     std::to_string(all.size()) + " scheduler(s)\n";
+  for (const Snapshot& s : all) {
+    text += "\nscheduler " + std::to_string(s.index) + " (thread \"" + s.thread_name + "\", tid " +
+            std::to_string(s.tid) + "):\n";
+    for (const TaskInfo& t : s.tasks) {
+      append_entry(text, t, false);
+    }
+    if (s.thread) {
+      append_entry(text, *s.thread, true);
     }
   }
   std::fputs(text.c_str(), out);
