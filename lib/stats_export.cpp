@@ -60,63 +60,75 @@ std::string seconds(std::chrono::nanoseconds d) {
   return buf;
 }
 
+// Counter families: one line per scheduler each (name, type, help, field).
+struct Family {
+  const char* name;
+  const char* type;
+  const char* help;
+  std::uint64_t SchedulerStats::*field;
+};
+constexpr Family families[] = {
+    {"gofer_tasks_spawned_total", "counter", "Tasks spawned on the scheduler.",
+     &SchedulerStats::tasks_spawned},
+    {"gofer_live_tasks", "gauge", "Tasks alive on the scheduler.", &SchedulerStats::live_tasks},
+    {"gofer_context_switches_total", "counter",
+     "Resumptions of a task or the thread's own context.", &SchedulerStats::context_switches},
+    {"gofer_parks_total", "counter", "Waits that suspended on the scheduler's thread.",
+     &SchedulerStats::parks},
+    {"gofer_local_wakes_total", "counter", "Wakes of the thread's own waiters.",
+     &SchedulerStats::local_wakes},
+    {"gofer_remote_wakes_total", "counter", "Wakes of other threads' waiters.",
+     &SchedulerStats::remote_wakes},
+    {"gofer_eventfd_writes_total", "counter", "Remote wakes that woke a sleeping thread.",
+     &SchedulerStats::eventfd_writes},
+    {"gofer_wakes_without_syscall_total", "counter",
+     "Remote wakes that found the target spinning or running.",
+     &SchedulerStats::wakes_without_syscall},
+    {"gofer_idle_spins_found_work_total", "counter",
+     "Idle periods ended by work found while spinning.", &SchedulerStats::idle_spins_found_work},
+    {"gofer_epoll_sleeps_total", "counter", "Idle periods that slept in the poller.",
+     &SchedulerStats::epoll_sleeps},
+    {"gofer_fd_events_total", "counter", "Fd readiness events dispatched.",
+     &SchedulerStats::fd_events},
+    {"gofer_timers_fired_total", "counter", "Waits that ended at their deadline.",
+     &SchedulerStats::timers_fired},
+};
+
+std::string labels(const SchedulerStats& s) {
+  return "scheduler=\"" + std::to_string(s.scheduler) + "\",thread=\"" + label_value(s.thread) +
+         "\"";
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n";
+  out += std::string("# TYPE ") + name + " " + type + "\n";
+}
+
 }  // namespace
 
 std::string stats_prometheus() {
   const std::vector<SchedulerStats> all = scheduler_stats();
   std::string out;
-  auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out += std::string("# HELP ") + name + " " + help + "\n";
-    out += std::string("# TYPE ") + name + " " + type + "\n";
+  for (const Family& f : families) {
+    header(out, f.name, f.type, f.help);
     for (const SchedulerStats& s : all) {
-      out += std::string(name) + "{scheduler=\"" + std::to_string(s.scheduler) + "\",thread=\"" +
-             label_value(s.thread) + "\"} " + value(s) + "\n";
+      out += std::string(f.name) + "{" + labels(s) + "} " + std::to_string(s.*f.field) + "\n";
     }
-  };
-  auto count = [](std::uint64_t SchedulerStats::*field) {
-    return [field](const SchedulerStats& s) { return std::to_string(s.*field); };
-  };
-  family("gofer_tasks_spawned_total", "counter", "Tasks spawned on the scheduler.",
-         count(&SchedulerStats::tasks_spawned));
-  family("gofer_live_tasks", "gauge", "Tasks alive on the scheduler.",
-         count(&SchedulerStats::live_tasks));
-  family("gofer_context_switches_total", "counter", "Fibers resumed by the scheduler.",
-         count(&SchedulerStats::context_switches));
-  family("gofer_parks_total", "counter", "Waits that suspended on the scheduler's thread.",
-         count(&SchedulerStats::parks));
-  family("gofer_local_wakes_total", "counter", "Wakes of the thread's own waiters.",
-         count(&SchedulerStats::local_wakes));
-  family("gofer_remote_wakes_total", "counter", "Wakes of other threads' waiters.",
-         count(&SchedulerStats::remote_wakes));
-  family("gofer_eventfd_writes_total", "counter", "Remote wakes that woke a sleeping thread.",
-         count(&SchedulerStats::eventfd_writes));
-  family("gofer_wakes_without_syscall_total", "counter",
-         "Remote wakes that found the target spinning or running.",
-         count(&SchedulerStats::wakes_without_syscall));
-  family("gofer_idle_spins_found_work_total", "counter",
-         "Idle periods ended by work found while spinning.",
-         count(&SchedulerStats::idle_spins_found_work));
-  family("gofer_epoll_sleeps_total", "counter", "Idle periods that slept in the poller.",
-         count(&SchedulerStats::epoll_sleeps));
-  family("gofer_fd_events_total", "counter", "Fd readiness events dispatched.",
-         count(&SchedulerStats::fd_events));
-  family("gofer_timers_fired_total", "counter", "Waits that ended at their deadline.",
-         count(&SchedulerStats::timers_fired));
-  out += "# HELP gofer_run_delay_seconds Time from a task's wake-up to its running (sampled).\n";
-  out += "# TYPE gofer_run_delay_seconds summary\n";
-  for (const SchedulerStats& s : all) {
-    const std::string labels = "scheduler=\"" + std::to_string(s.scheduler) + "\",thread=\"" +
-                               label_value(s.thread) + "\"";
-    out += "gofer_run_delay_seconds{" + labels + ",quantile=\"0.5\"} " + seconds(s.run_delay.p50) +
-           "\n";
-    out += "gofer_run_delay_seconds{" + labels + ",quantile=\"0.99\"} " + seconds(s.run_delay.p99) +
-           "\n";
-    out += "gofer_run_delay_seconds_sum{" + labels + "} " + seconds(s.run_delay.sum) + "\n";
-    out += "gofer_run_delay_seconds_count{" + labels + "} " + std::to_string(s.run_delay.samples) +
-           "\n";
   }
-  family("gofer_run_delay_max_seconds", "gauge", "The longest sampled run delay.",
-         [](const SchedulerStats& s) { return seconds(s.run_delay.max); });
+  header(out, "gofer_run_delay_seconds", "summary",
+         "Time from a task's wake-up to its running (sampled).");
+  for (const SchedulerStats& s : all) {
+    const std::string l = labels(s);
+    out += "gofer_run_delay_seconds{" + l + ",quantile=\"0.5\"} " + seconds(s.run_delay.p50) + "\n";
+    out +=
+        "gofer_run_delay_seconds{" + l + ",quantile=\"0.99\"} " + seconds(s.run_delay.p99) + "\n";
+    out += "gofer_run_delay_seconds_sum{" + l + "} " + seconds(s.run_delay.sum) + "\n";
+    out += "gofer_run_delay_seconds_count{" + l + "} " + std::to_string(s.run_delay.samples) + "\n";
+  }
+  header(out, "gofer_run_delay_max_seconds", "gauge", "The longest sampled run delay.");
+  for (const SchedulerStats& s : all) {
+    out += "gofer_run_delay_max_seconds{" + labels(s) + "} " + seconds(s.run_delay.max) + "\n";
+  }
   return out;
 }
 
