@@ -17,6 +17,8 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/task_support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -43,16 +45,6 @@ void settle(const std::vector<std::uint64_t>& ids) {
         })) {
       return;
     }
-  }
-}
-
-// stop_all: request_stop and wait each task (they end with gofer::cancelled).
-template <class T>
-void stop_and_wait(gofer::Task<T>& t) {
-  t.request_stop();
-  try {
-    t.wait();
-  } catch (const gofer::cancelled&) {
   }
 }
 

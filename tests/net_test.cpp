@@ -24,6 +24,7 @@
 #include <gofer/gofer.hpp>
 
 #include "support/scale.hpp"
+#include "support/task_support.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -50,16 +51,6 @@ std::error_code errc_of(F&& f, std::string* what = nullptr) {
 
 bool timed_out(const std::error_code& ec) {
   return ec == std::errc::timed_out;
-}
-
-// stop_and_wait: ends a task that may be parked forever (an accept loop, a reader).
-template <class T>
-void stop_and_wait(gofer::Task<T>& t) {
-  t.request_stop();
-  try {
-    t.wait();
-  } catch (const gofer::cancelled&) {
-  }
 }
 
 // echo: sends back what it reads until EOF or a connection error.
