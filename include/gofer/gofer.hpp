@@ -4,6 +4,7 @@
 #include <gofer/blocking.hpp>
 #include <gofer/chan.hpp>
 #include <gofer/cond_var.hpp>
+#include <gofer/deadline.hpp>
 #include <gofer/debug.hpp>
 #include <gofer/errors.hpp>
 #include <gofer/event_loop.hpp>

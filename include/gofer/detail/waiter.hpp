@@ -66,27 +66,10 @@
 #include <boost/context/stack_context.hpp>
 #include <boost/fiber/context.hpp>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/spin_lock.hpp>
 
 namespace gofer::detail {
-
-using clock = std::chrono::steady_clock;
-inline constexpr clock::time_point no_deadline = clock::time_point::max();
-
-// deadline_after: now + timeout, rounded up to the clock's tick; saturates to no_deadline for
-// huge timeouts; a negative timeout means "now".
-template <class Rep, class Period>
-clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  const auto now = clock::now();
-  if (timeout <= timeout.zero()) {
-    return now;
-  }
-  using ld = std::chrono::duration<long double, std::nano>;
-  if (ld(timeout) >= ld(no_deadline - now)) {
-    return no_deadline;
-  }
-  return now + std::chrono::ceil<clock::duration>(timeout);
-}
 
 // wake_reason: why a parked Waiter was completed.
 enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
