@@ -1,4 +1,5 @@
-// address.cpp: SocketAddress, resolve_category() and name resolution (see address.hpp).
+// address.cpp: SocketAddress, resolve_category() and name resolution, public (resolve()) and
+// internal (see socket_address.hpp and address.hpp).
 #include "address.hpp"
 
 #include <arpa/inet.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <system_error>
 
@@ -158,6 +160,14 @@ std::string SocketAddress::to_string() const {
 
 bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept {
   return a.size_ == b.size_ && std::memcmp(a.storage_.data(), b.storage_.data(), a.size_) == 0;
+}
+
+std::ostream& operator<<(std::ostream& os, const SocketAddress& a) {
+  return os << a.to_string();
+}
+
+std::vector<SocketAddress> resolve(const std::string& host, std::uint16_t port, Deadline d) {
+  return detail::resolve("resolve", host, port, {.socktype = SOCK_STREAM}, d.time_point());
 }
 
 namespace detail {

@@ -2,7 +2,7 @@
 //
 // resolve() parses numeric addresses in place and sends names to getaddrinfo on the blocking
 // pool, so a slow DNS server parks only the resolving task. Failures are std::system_error in
-// resolve_category() (net.hpp) naming the operation and host:port.
+// resolve_category() (socket_address.hpp) naming the operation and host:port.
 //
 // Thread-safety: every function is thread-safe. Blocking: resolve() may park the calling task
 // (never its thread); the others never block.
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include <gofer/detail/waiter.hpp>
-#include <gofer/net.hpp>
+#include <gofer/socket_address.hpp>
 
 namespace gofer::detail {
 

@@ -15,8 +15,6 @@
 
 namespace gofer {
 
-static_assert(File::default_max_line_length == detail::default_max_line_length);
-
 namespace {
 
 int open_flags(open_mode mode) {
@@ -34,10 +32,6 @@ int open_flags(open_mode mode) {
   }
   throw std::invalid_argument("gofer::File::open: unknown open_mode " +
                               std::to_string(static_cast<int>(mode)));
-}
-
-detail::clock::time_point after(std::chrono::nanoseconds timeout) {
-  return detail::deadline_after(timeout);
 }
 
 File& standard_file(int fd, const char* name) {
@@ -101,43 +95,6 @@ detail::FdStream& File::stream(const char* op) const {
     detail::throw_errno_value(EBADF, op, "(empty or moved-from File)");
   }
   return *s_;
-}
-
-std::size_t File::read(std::span<char> buf) {
-  return stream("read").read_some(buf.data(), buf.size(), detail::no_deadline);
-}
-std::size_t File::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return stream("read").read_some(buf.data(), buf.size(), after(timeout));
-}
-std::string File::read_chunk(std::size_t n) {
-  return stream("read_chunk").read_chunk(n, detail::no_deadline);
-}
-std::string File::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
-  return stream("read_chunk").read_chunk(n, after(timeout));
-}
-std::optional<std::string> File::read_line() {
-  return stream("read_line").read_line(detail::no_deadline);
-}
-std::optional<std::string> File::read_line(std::chrono::nanoseconds timeout) {
-  return stream("read_line").read_line(after(timeout));
-}
-std::string File::read_all() {
-  return stream("read_all").read_all(detail::no_deadline);
-}
-std::string File::read_all(std::chrono::nanoseconds timeout) {
-  return stream("read_all").read_all(after(timeout));
-}
-std::size_t File::max_line_length() const {
-  return stream("max_line_length").max_line_length();
-}
-void File::set_max_line_length(std::size_t n) {
-  stream("set_max_line_length").set_max_line_length(n, "gofer::File::set_max_line_length");
-}
-void File::write(std::string_view bytes) {
-  stream("write").write_all(bytes, detail::no_deadline);
-}
-void File::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  stream("write").write_all(bytes, after(timeout));
 }
 
 void File::close() noexcept {

@@ -36,8 +36,6 @@
 
 namespace gofer {
 
-static_assert(TcpStream::default_max_line_length == detail::default_max_line_length);
-
 using detail::after;
 using detail::clock;
 using detail::close_fd;
@@ -46,25 +44,6 @@ using detail::native;
 using detail::open_socket;
 
 namespace {
-
-// max_backlog: the kernel's limit on a listen backlog, read once, as Go's maxListenerBacklog:
-// /proc/sys/net/core/somaxconn, or SOMAXCONN when it cannot be read or says 0; at most 65535,
-// which kernels before 4.1 stored in 16 bits.
-int max_backlog() noexcept {
-  static const int max = [] {
-    long n = 0;
-    const int fd = ::open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      char text[32] = {};
-      if (::read(fd, text, sizeof text - 1) > 0) {
-        n = std::strtol(text, nullptr, 10);
-      }
-      ::close(fd);
-    }
-    return n > 0 ? static_cast<int>(std::min(n, 65535L)) : SOMAXCONN;
-  }();
-  return max;
-}
 
 void set_nodelay_on(int fd, bool on) noexcept {
   const int v = on ? 1 : 0;
@@ -76,26 +55,10 @@ void set_nodelay_on(int fd, bool on) noexcept {
 detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline,
                              const std::string& what, int& err) {
   detail::UniqueFd fd = open_socket(family_of(to), SOCK_STREAM, "connect", what);
-  if (::connect(fd.get(), native(to), static_cast<socklen_t>(to.native_size())) == 0) {
-    return fd;
-  }
-  // EINTR: the connection goes on asynchronously, as after EINPROGRESS.
-  if (errno != EINPROGRESS && errno != EINTR) {
-    err = errno;
-    return {};
-  }
-  if (!detail::wait_fd(fd.get(), detail::Interest::writable, deadline, "connect", &what)) {
-    detail::throw_timed_out("connect", what);
-  }
-  int so_error = 0;
-  socklen_t len = sizeof so_error;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
-    so_error = errno;
-  }
-  if (so_error != 0) {
-    err = so_error;
+  err = detail::connect_socket(fd.get(), native(to), static_cast<socklen_t>(to.native_size()),
+                               deadline, what);
+  if (err != 0) {
     close_fd(fd);
-    return {};
   }
   return fd;
 }
@@ -170,53 +133,14 @@ int TcpStream::fd() const noexcept {
   return impl_ != nullptr ? impl_->stream.fd() : -1;
 }
 
-std::size_t TcpStream::read(std::span<char> buf) {
-  return impl("read").stream.read_some(buf.data(), buf.size(), detail::no_deadline);
-}
-std::size_t TcpStream::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("read").stream.read_some(buf.data(), buf.size(), after(timeout));
-}
-std::size_t TcpStream::read_exact(std::span<char> buf) {
-  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), detail::no_deadline);
-}
-std::size_t TcpStream::read_exact(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), after(timeout));
-}
-std::optional<std::string> TcpStream::read_line() {
-  return impl("read_line").stream.read_line(detail::no_deadline);
-}
-std::optional<std::string> TcpStream::read_line(std::chrono::nanoseconds timeout) {
-  return impl("read_line").stream.read_line(after(timeout));
-}
-std::string TcpStream::read_chunk(std::size_t n) {
-  return impl("read_chunk").stream.read_chunk(n, detail::no_deadline);
-}
-std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
-  return impl("read_chunk").stream.read_chunk(n, after(timeout));
-}
-std::size_t TcpStream::max_line_length() const {
-  return impl("max_line_length").stream.max_line_length();
-}
-void TcpStream::set_max_line_length(std::size_t n) {
-  impl("set_max_line_length")
-      .stream.set_max_line_length(n, "gofer::TcpStream::set_max_line_length");
-}
-void TcpStream::write(std::string_view bytes) {
-  impl("write").stream.write_all(bytes, detail::no_deadline);
-}
-void TcpStream::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  impl("write").stream.write_all(bytes, after(timeout));
+detail::FdStream& TcpStream::stream(const char* op) const {
+  return impl(op).stream;
 }
 
 void TcpStream::shutdown(shutdown_how how) {
   auto& s = impl("shutdown").stream;
   s.check_open("shutdown");
-  const int mode = how == shutdown_how::read    ? SHUT_RD
-                   : how == shutdown_how::write ? SHUT_WR
-                                                : SHUT_RDWR;
-  if (::shutdown(s.fd(), mode) != 0) {
-    detail::throw_errno("shutdown", s.name());
-  }
+  detail::shutdown_socket(s.fd(), how, s.name());
 }
 
 void TcpStream::set_nodelay(bool on) {
@@ -228,16 +152,16 @@ void TcpStream::set_nodelay(bool on) {
   }
 }
 
-std::string TcpStream::peer_address() const {
+SocketAddress TcpStream::peer_address() const {
   auto& s = impl("peer_address").stream;
   s.check_open("peer_address");
-  return detail::peer_address_of(s.fd(), "peer_address", s.name()).to_string();
+  return detail::peer_address_of(s.fd(), "peer_address", s.name());
 }
 
-std::string TcpStream::local_address() const {
+SocketAddress TcpStream::local_address() const {
   auto& s = impl("local_address").stream;
   s.check_open("local_address");
-  return detail::local_address_of(s.fd(), "local_address", s.name()).to_string();
+  return detail::local_address_of(s.fd(), "local_address", s.name());
 }
 
 void TcpStream::close() noexcept {
@@ -267,41 +191,11 @@ class TcpListener::Impl {
 
   TcpStream accept(clock::time_point deadline) {
     check_open("accept");
-    for (;;) {
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      detail::UniqueFd conn(::accept4(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                                      SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (conn) {
-        auto peer = SocketAddress::from_native(&ss, len).to_string();
-        return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
-      }
-      switch (errno) {
-        case EAGAIN:
-          detail::park(fd.get(), detail::Interest::readable, deadline, "accept", name);
-          break;
-        // The connection died in the queue, or (accept(2), "Error handling") a network error
-        // already pending on it: that connection is gone; the next one may be fine.
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-        case ENETDOWN:
-        case ENOPROTOOPT:
-        case EHOSTDOWN:
-        case ENONET:
-        case EHOSTUNREACH:
-        case EOPNOTSUPP:
-        case ENETUNREACH:
-          break;
-        case EMFILE:
-        case ENFILE:
-          detail::throw_errno("accept", name +
-                                            " (out of file descriptors; the connection "
-                                            "stays queued until an accept succeeds)");
-        default:
-          detail::throw_errno("accept", name);
-      }
-    }
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    detail::UniqueFd conn = detail::accept_socket(fd.get(), deadline, name, ss, len);
+    auto peer = SocketAddress::from_native(&ss, len).to_string();
+    return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
   }
 };
 
@@ -312,10 +206,7 @@ TcpListener::~TcpListener() = default;
 
 TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
                               std::optional<int> backlog) {
-  if (backlog && *backlog < 0) {
-    throw std::invalid_argument("gofer::TcpListener::bind: backlog " + std::to_string(*backlog) +
-                                " must be >= 0");
-  }
+  const int queue = detail::listen_backlog(backlog, "gofer::TcpListener::bind");
   const std::string what = detail::host_port(host, port);
   const auto addresses = detail::resolve(
       "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, detail::no_deadline);
@@ -328,7 +219,7 @@ TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
   if (::bind(fd.get(), native(a), static_cast<socklen_t>(a.native_size())) != 0) {
     detail::throw_errno("bind", what);
   }
-  if (::listen(fd.get(), backlog.value_or(max_backlog())) != 0) {
+  if (::listen(fd.get(), queue) != 0) {
     detail::throw_errno("listen", what);
   }
   TcpListener l;
@@ -366,10 +257,10 @@ std::uint16_t TcpListener::local_port() const {
   return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
 }
 
-std::string TcpListener::local_address() const {
+SocketAddress TcpListener::local_address() const {
   auto& im = impl("local_address");
   im.check_open("local_address");
-  return im.name;
+  return detail::local_address_of(im.fd.get(), "local_address", im.name);
 }
 
 void TcpListener::close() noexcept {

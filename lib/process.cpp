@@ -301,11 +301,11 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::nanoseconds tim
   options.stdout_mode = stdio::pipe;
   options.stderr_mode = stdio::pipe;
   auto p = Process::spawn(argv, options);
-  p.stdin().close();
+  p.in().close();
   const auto deadline = detail::deadline_after(timeout);
   RunResult result;
-  auto out = collect(p.stdout(), result.out);
-  auto err = collect(p.stderr(), result.err);
+  auto out = collect(p.out(), result.out);
+  auto err = collect(p.err(), result.err);
   auto join = [&](detail::clock::time_point until) noexcept {
     finish(out, until);
     finish(err, until);

@@ -194,10 +194,10 @@ std::uint16_t UdpSocket::local_port() const {
   return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
 }
 
-std::string UdpSocket::local_address() const {
+SocketAddress UdpSocket::local_address() const {
   auto& im = impl("local_address");
   im.check_open("local_address");
-  return im.name;
+  return detail::local_address_of(im.fd.get(), "local_address", im.name);
 }
 
 void UdpSocket::close() noexcept {

@@ -46,7 +46,7 @@ void accept_loop(gofer::Runtime& rt, gofer::TcpListener& listener) {
   for (;;) {
     try {
       gofer::TcpStream conn = listener.accept();
-      gofer::TaskOptions opts{.name = "conn " + conn.peer_address()};
+      gofer::TaskOptions opts{.name = "conn " + conn.peer_address().to_string()};
       rt.go(std::move(opts), serve_connection, std::move(conn));
     } catch (const std::system_error& e) {  // e.g. out of fds: report, breathe, go on
       std::fprintf(stderr, "echo_server: %s\n", e.what());
@@ -98,8 +98,8 @@ int serve(const std::string& host, std::uint16_t port) {
   gofer::dump_tasks_on_signal(SIGQUIT);  // kill -QUIT <pid>: every task and what it waits for
   gofer::Runtime rt;
   auto listener = gofer::TcpListener::bind(host, port);
-  std::printf("echo_server: listening on %s with %zu threads\n", listener.local_address().c_str(),
-              rt.size());
+  std::printf("echo_server: listening on %s with %zu threads\n",
+              listener.local_address().to_string().c_str(), rt.size());
   std::fflush(stdout);
   rt.go_on(0, gofer::TaskOptions{.name = "acceptor"}, [&] { accept_loop(rt, listener); }).wait();
   return 0;

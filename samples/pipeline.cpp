@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     opts.stdout_mode = gofer::stdio::pipe;
     auto child = gofer::Process::spawn({"seq", "1", std::to_string(n)}, opts);
     long lines = 0;
-    while (auto line = child.stdout().read_line()) {
+    while (auto line = child.out().read_line()) {
       if (!numbers.send(std::stol(*line))) {
         break;  // numbers is closed: nobody takes more
       }

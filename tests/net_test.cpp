@@ -447,10 +447,10 @@ TEST(TcpStream, AddressesAreFormattedAsHostColonPort) {
   Watchdog dog;
   Pair p;
   const std::string port = std::to_string(p.listener.local_port());
-  EXPECT_EQ(p.listener.local_address(), "127.0.0.1:" + port);
-  EXPECT_EQ(p.client.peer_address(), "127.0.0.1:" + port);
+  EXPECT_EQ(p.listener.local_address().to_string(), "127.0.0.1:" + port);
+  EXPECT_EQ(p.client.peer_address().to_string(), "127.0.0.1:" + port);
   EXPECT_EQ(p.server.peer_address(), p.client.local_address());
-  EXPECT_EQ(p.server.local_address(), "127.0.0.1:" + port);
+  EXPECT_EQ(p.server.local_address().to_string(), "127.0.0.1:" + port);
   p.client.set_nodelay(false);
   p.client.set_nodelay(true);
 }
@@ -501,7 +501,7 @@ TEST(TcpStream, WorksOverIpv6Loopback) {
   }
   EchoServer server("::1");
   auto c = TcpStream::connect("::1", server.port(), 5s);
-  EXPECT_EQ(c.peer_address(), "[::1]:" + std::to_string(server.port()));
+  EXPECT_EQ(c.peer_address().to_string(), "[::1]:" + std::to_string(server.port()));
   c.write("six\n");
   EXPECT_EQ(c.read_line(5s), "six");
   auto d = TcpStream::connect(gofer::SocketAddress::parse("[::1]", server.port()), 5s);
@@ -541,7 +541,7 @@ void udp_round_trip(const std::string& host) {
   EXPECT_EQ(std::string(buf, d.size), "ping!");
   EXPECT_FALSE(d.truncated);
   EXPECT_EQ(d.from.port(), b.local_port());
-  EXPECT_EQ(d.from.to_string(), b.local_address());
+  EXPECT_EQ(d.from, b.local_address());
 }
 
 }  // namespace

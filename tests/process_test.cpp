@@ -51,9 +51,9 @@ TEST(Process, StdinToTheChildAndStdoutBack) {
     opts.stdin_mode = gofer::stdio::pipe;
     opts.stdout_mode = gofer::stdio::pipe;
     auto p = gofer::Process::spawn({"sort", "-r"}, opts);
-    p.stdin().write("a\nc\nb\n");
-    p.stdin().close();
-    EXPECT_EQ(p.stdout().read_all(), "c\nb\na\n");
+    p.in().write("a\nc\nb\n");
+    p.in().close();
+    EXPECT_EQ(p.out().read_all(), "c\nb\na\n");
     EXPECT_EQ(p.wait(), 0);
   });
 }

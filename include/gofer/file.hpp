@@ -52,11 +52,9 @@
 #include <string>
 #include <string_view>
 
-namespace gofer {
+#include <gofer/stream_io.hpp>
 
-namespace detail {
-class FdStream;
-}
+namespace gofer {
 
 // open_mode: how File::open opens a path.
 enum class open_mode {
@@ -67,11 +65,8 @@ enum class open_mode {
   create_new,  // write only; fails with EEXIST if the file exists
 };
 
-class File {
+class File : public StreamIo<File> {
  public:
-  // default_max_line_length: read_line()'s limit on a new File (64 KiB).
-  static constexpr std::size_t default_max_line_length = 64 * 1024;
-
   // open: opens path, on the blocking pool (opening a FIFO waits for its other end; that wait
   // cannot be cancelled). Throws std::system_error ("gofer: open <path>: <reason>").
   static File open(const std::string& path, open_mode mode = open_mode::read);
@@ -94,31 +89,14 @@ class File {
   // name: the path or the name given to from_fd.
   const std::string& name() const noexcept;
 
-  // read: up to buf.size() bytes; returns 0 only at end of file (or for an empty buf).
-  std::size_t read(std::span<char> buf);
-  std::size_t read(std::span<char> buf, std::chrono::nanoseconds timeout);
-  // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at end of file.
-  std::string read_chunk(std::size_t n = 64 * 1024);
-  std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
-  // read_line: the next line without "\n" (or "\r\n"); nullopt at end of file. A line longer
-  // than max_line_length() throws std::system_error(errc::message_size) and stays buffered.
-  std::optional<std::string> read_line();
-  std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
-  // max_line_length / set_max_line_length: read_line()'s limit in bytes, not counting the
-  // "\n" or "\r\n" (default_max_line_length). set_max_line_length throws
-  // std::invalid_argument for 0, std::system_error(EBADF) on an empty or moved-from File.
-  std::size_t max_line_length() const;
-  void set_max_line_length(std::size_t n);
-  // read_all: everything up to end of file.
-  std::string read_all();
-  std::string read_all(std::chrono::nanoseconds timeout);
-  // write: writes all of bytes or throws.
-  void write(std::string_view bytes);
-  void write(std::string_view bytes, std::chrono::nanoseconds timeout);
+  // The read and write set (read, read_exact, read_chunk, read_line, read_all, buffered,
+  // max_line_length, set_max_line_length, write) comes from StreamIo (stream_io.hpp).
+
   // close: closes the fd (waiting for an offloaded disk job to end first); idempotent.
   void close() noexcept;
 
  private:
+  friend class StreamIo<File>;
   detail::FdStream& stream(const char* op) const;
 
   std::unique_ptr<detail::FdStream> s_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gofer/blocking.hpp>
+#include <gofer/buffered_writer.hpp>
 #include <gofer/chan.hpp>
 #include <gofer/cond_var.hpp>
 #include <gofer/deadline.hpp>
@@ -15,9 +16,12 @@
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>
+#include <gofer/socket_address.hpp>
 #include <gofer/stack.hpp>
+#include <gofer/stream_io.hpp>
 #include <gofer/task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
+#include <gofer/unix.hpp>
 #include <gofer/version.hpp>
 #include <gofer/wait_group.hpp>

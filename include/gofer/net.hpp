@@ -64,41 +64,10 @@
 #include <string_view>
 #include <system_error>
 
+#include <gofer/socket_address.hpp>
+#include <gofer/stream_io.hpp>
+
 namespace gofer {
-
-// resolve_category: the error category of name-resolution failures (getaddrinfo's EAI_* codes,
-// and a host that looks like an IPv4 literal but is not one).
-const std::error_category& resolve_category() noexcept;
-
-// SocketAddress: an IPv4 or IPv6 address and a port (a sockaddr_in or sockaddr_in6 by value).
-class SocketAddress {
- public:
-  // SocketAddress(): the empty address (no family); to_string() gives "".
-  SocketAddress() noexcept = default;
-  // parse: a numeric IPv4 or IPv6 address ("10.0.0.1", "::1" or "[::1]") and a port; never
-  // resolves names. Throws std::invalid_argument for anything else.
-  static SocketAddress parse(std::string_view host, std::uint16_t port);
-  // from_native: copies a sockaddr of family AF_INET or AF_INET6 (std::invalid_argument
-  // otherwise).
-  static SocketAddress from_native(const void* sockaddr, std::size_t size);
-
-  // native / native_size: the sockaddr and its length, for calls gofer does not wrap.
-  const void* native() const noexcept { return storage_.data(); }
-  std::size_t native_size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
-  bool is_ipv6() const noexcept;
-  // host: the address without the port ("127.0.0.1", "::1").
-  std::string host() const;
-  std::uint16_t port() const noexcept;
-  // to_string: "127.0.0.1:80" or "[::1]:80".
-  std::string to_string() const;
-
-  friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
-
- private:
-  alignas(8) std::array<unsigned char, 28> storage_{};  // sizeof(sockaddr_in6)
-  std::uint32_t size_ = 0;
-};
 
 // shutdown_how: which directions TcpStream::shutdown closes.
 enum class shutdown_how {
@@ -109,11 +78,8 @@ enum class shutdown_how {
 
 // TcpStream: one TCP connection, with a read buffer (so read_line does not issue a syscall per
 // byte). Connected and accepted streams have TCP_NODELAY set, as in Go.
-class TcpStream {
+class TcpStream : public StreamIo<TcpStream> {
  public:
-  // default_max_line_length: read_line()'s limit on a new stream (64 KiB).
-  static constexpr std::size_t default_max_line_length = 64 * 1024;
-
   // connect: opens a connection to host:port, trying each address the host resolves to in
   // turn. Throws std::system_error naming host:port: the last address's error (e.g.
   // ECONNREFUSED), a resolution error (resolve_category()), or errc::timed_out.
@@ -134,45 +100,26 @@ class TcpStream {
   // fd: the socket (-1 when closed); still owned by the stream.
   int fd() const noexcept;
 
-  // read: up to buf.size() bytes, what arrives first; returns 0 only at EOF (or for an empty
-  // buf).
-  std::size_t read(std::span<char> buf);
-  std::size_t read(std::span<char> buf, std::chrono::nanoseconds timeout);
-  // read_exact: fills buf; returns fewer than buf.size() bytes only at EOF. On a timeout the
-  // bytes received so far stay buffered.
-  std::size_t read_exact(std::span<char> buf);
-  std::size_t read_exact(std::span<char> buf, std::chrono::nanoseconds timeout);
-  // read_line: the next line without "\n" (or "\r\n"); the last line may lack one; nullopt at
-  // EOF. A line longer than max_line_length() throws std::system_error(errc::message_size)
-  // naming the peer and the limit; its bytes stay buffered for read().
-  std::optional<std::string> read_line();
-  std::optional<std::string> read_line(std::chrono::nanoseconds timeout);
-  // max_line_length / set_max_line_length: read_line()'s limit in bytes, not counting the
-  // "\n" or "\r\n" (default_max_line_length). set_max_line_length throws
-  // std::invalid_argument for 0, std::system_error(EBADF) on an empty or moved-from stream.
-  std::size_t max_line_length() const;
-  void set_max_line_length(std::size_t n);
-  // read_chunk: what arrives first, at most n bytes (NimGo's readChunk); empty at EOF.
-  std::string read_chunk(std::size_t n = 64 * 1024);
-  std::string read_chunk(std::size_t n, std::chrono::nanoseconds timeout);
-  // write: sends all of bytes or throws.
-  void write(std::string_view bytes);
-  void write(std::string_view bytes, std::chrono::nanoseconds timeout);
+  // The read and write set (read, read_exact, read_chunk, read_line, read_all, buffered,
+  // max_line_length, set_max_line_length, write) comes from StreamIo (stream_io.hpp).
 
   // shutdown: shuts down one or both directions (shutdown(2)); the fd stays open.
   void shutdown(shutdown_how how = shutdown_how::write);
   // set_nodelay: TCP_NODELAY on (the default) or off (Nagle's algorithm).
   void set_nodelay(bool on);
-  // peer_address / local_address: "127.0.0.1:80" or "[::1]:80".
-  std::string peer_address() const;
-  std::string local_address() const;
+  // peer_address / local_address: the addresses of the two ends (print them, or take
+  // .to_string(): "127.0.0.1:80" or "[::1]:80").
+  SocketAddress peer_address() const;
+  SocketAddress local_address() const;
   // close: closes the socket and drops buffered bytes; idempotent.
   void close() noexcept;
 
  private:
   class Impl;
+  friend class StreamIo<TcpStream>;
   explicit TcpStream(std::unique_ptr<Impl> impl) noexcept;
   Impl& impl(const char* op) const;
+  detail::FdStream& stream(const char* op) const;
 
   std::unique_ptr<Impl> impl_;
 
@@ -208,8 +155,8 @@ class TcpListener {
   int fd() const noexcept;
   // local_port: the bound port (the kernel's choice when bind was given 0).
   std::uint16_t local_port() const;
-  // local_address: "0.0.0.0:8080" or "[::]:8080".
-  std::string local_address() const;
+  // local_address: the bound address ("0.0.0.0:8080" or "[::]:8080" as text).
+  SocketAddress local_address() const;
   // close: stops listening; idempotent.
   void close() noexcept;
 
@@ -261,7 +208,7 @@ class UdpSocket {
   bool is_open() const noexcept;
   int fd() const noexcept;
   std::uint16_t local_port() const;
-  std::string local_address() const;
+  SocketAddress local_address() const;
   // close: idempotent.
   void close() noexcept;
 

@@ -3,9 +3,9 @@
 //   gofer::ProcessOptions opts;
 //   opts.stdin_mode = opts.stdout_mode = gofer::stdio::pipe;
 //   auto p = gofer::Process::spawn({"sort", "-r"}, opts);
-//   p.stdin().write("a\nb\n");
-//   p.stdin().close();                               // EOF for the child
-//   auto sorted = p.stdout().read_all();             // "b\na\n"
+//   p.in().write("a\nb\n");
+//   p.in().close();                               // EOF for the child
+//   auto sorted = p.out().read_all();             // "b\na\n"
 //   int code = p.wait();                             // parks this task until the child exits
 //
 //   auto r = gofer::run({"ls", "-l"}, 5s);            // exit code, stdout and stderr at once
@@ -70,11 +70,12 @@ class Process {
 
   // pid: the child's process id (-1 for an empty Process).
   pid_t pid() const noexcept { return pid_; }
-  // stdin / stdout / stderr: the parent's ends of the pipes (closed Files when the stream was
-  // not stdio::pipe). Close stdin() to give the child EOF.
-  File& stdin() noexcept { return in_; }
-  File& stdout() noexcept { return out_; }
-  File& stderr() noexcept { return err_; }
+  // in / out / err: the parent's ends of the child's stdin, stdout and stderr pipes (closed
+  // Files when the stream was not stdio::pipe). Close in() to give the child EOF. (Not named
+  // stdin/stdout/stderr: C lets those be macros, and musl defines them so.)
+  File& in() noexcept { return in_; }
+  File& out() noexcept { return out_; }
+  File& err() noexcept { return err_; }
 
   // wait: parks until the child exits; its exit code (or -signal). Returns at once when it
   // was already waited. Throws std::logic_error for an empty Process.

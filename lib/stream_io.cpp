@@ -1,0 +1,87 @@
+// stream_io.cpp: StreamIo's calls (see stream_io.hpp), each forwarding to the object's
+// FdStream, instantiated for File, TcpStream and UnixStream.
+//
+// Invariants: no call here buffers, waits or builds an error itself: FdStream does, so the
+// three stream types cannot drift apart.
+// Thread-safety and blocking: as FdStream's (fd_stream.hpp).
+#include <gofer/file.hpp>
+#include <gofer/net.hpp>
+#include <gofer/stream_io.hpp>
+#include <gofer/unix.hpp>
+
+#include "fd_stream.hpp"
+
+namespace gofer {
+
+static_assert(StreamIo<File>::default_max_line_length == detail::default_max_line_length);
+
+namespace {
+
+// type_label: the class name error messages give for misuse.
+template <class T>
+constexpr const char* type_label = nullptr;
+template <>
+constexpr const char* type_label<File> = "gofer::File";
+template <>
+constexpr const char* type_label<TcpStream> = "gofer::TcpStream";
+template <>
+constexpr const char* type_label<UnixStream> = "gofer::UnixStream";
+
+}  // namespace
+
+template <class Derived>
+detail::FdStream& StreamIo<Derived>::stream(const char* op) const {
+  return static_cast<const Derived&>(*this).stream(op);
+}
+
+template <class Derived>
+std::size_t StreamIo<Derived>::read(std::span<char> buf, Deadline d) {
+  return stream("read").read_some(buf.data(), buf.size(), d.time_point());
+}
+
+template <class Derived>
+std::size_t StreamIo<Derived>::read_exact(std::span<char> buf, Deadline d) {
+  return stream("read_exact").read_exact(buf.data(), buf.size(), d.time_point());
+}
+
+template <class Derived>
+std::string StreamIo<Derived>::read_chunk(std::size_t n, Deadline d) {
+  return stream("read_chunk").read_chunk(n, d.time_point());
+}
+
+template <class Derived>
+std::optional<std::string> StreamIo<Derived>::read_line(Deadline d) {
+  return stream("read_line").read_line(d.time_point());
+}
+
+template <class Derived>
+std::string StreamIo<Derived>::read_all(Deadline d) {
+  return stream("read_all").read_all(d.time_point());
+}
+
+template <class Derived>
+std::size_t StreamIo<Derived>::buffered() const {
+  return stream("buffered").buffered();
+}
+
+template <class Derived>
+std::size_t StreamIo<Derived>::max_line_length() const {
+  return stream("max_line_length").max_line_length();
+}
+
+template <class Derived>
+void StreamIo<Derived>::set_max_line_length(std::size_t n) {
+  stream("set_max_line_length")
+      .set_max_line_length(n, std::string(type_label<Derived>) + "::set_max_line_length");
+}
+
+template <class Derived>
+void StreamIo<Derived>::write(std::string_view bytes, Deadline d) {
+  stream("write").write_all(bytes, d.time_point());
+}
+
+template class StreamIo<File>;
+template class StreamIo<TcpStream>;
+template class StreamIo<UnixStream>;
+
+}  // namespace gofer
