@@ -14,6 +14,7 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/io_support.hpp"
 #include "support/scale.hpp"
 #include "support/watchdog.hpp"
 
@@ -21,17 +22,6 @@ using namespace std::chrono_literals;
 using gofer::test::Watchdog;
 
 namespace {
-
-// TempDir: a fresh directory removed with everything in it.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/gofer_file_test_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
 
 // Pipe: a pipe whose ends are Files.
 struct Pipe {

@@ -23,6 +23,7 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/io_support.hpp"
 #include "support/scale.hpp"
 #include "support/task_support.hpp"
 #include "support/watchdog.hpp"
@@ -34,20 +35,6 @@ using gofer::UdpSocket;
 using gofer::test::Watchdog;
 
 namespace {
-
-// errc_of: the error code a call throws as std::system_error (empty code if it throws none).
-template <class F>
-std::error_code errc_of(F&& f, std::string* what = nullptr) {
-  try {
-    f();
-  } catch (const std::system_error& e) {
-    if (what != nullptr) {
-      *what = e.what();
-    }
-    return e.code();
-  }
-  return {};
-}
 
 bool timed_out(const std::error_code& ec) {
   return ec == std::errc::timed_out;

@@ -39,7 +39,8 @@ class OnEveryPlacement : public testing::TestWithParam<std::size_t> {
     while (live_stacks() > stacks_before_ && std::chrono::steady_clock::now() < deadline) {
       gofer::sleep_for(std::chrono::milliseconds(1));  // lets this thread reap finished tasks
     }
-    EXPECT_EQ(live_stacks(), stacks_before_) << "task stacks leaked";
+    // LE, not EQ: a stack an earlier test's task left for lazy release may go meanwhile.
+    EXPECT_LE(live_stacks(), stacks_before_) << "task stacks leaked";
   }
 
   // spawn: f as a task on this test's placement.
