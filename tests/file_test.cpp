@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -272,4 +273,29 @@ TEST(File, RequestStopCancelsAParkedWrite) {
     EXPECT_THROW(t.wait(), gofer::cancelled);
     EXPECT_GT(p.reader.read_chunk(1 << 16).size(), 0u);  // the prefix that was written
   });
+}
+
+TEST(File, ReadExactFillsTheBufferOrStopsAtEndOfFile) {
+  TempDir dir;
+  const std::string path = dir.file("exact.bin");
+  gofer::File::open(path, gofer::open_mode::write).write("0123456789");
+  auto f = gofer::File::open(path);
+  std::array<char, 4> four{};
+  EXPECT_EQ(f.read_exact(four, 5s), 4u);
+  EXPECT_EQ(std::string(four.data(), 4), "0123");
+  std::array<char, 10> rest{};
+  EXPECT_EQ(f.read_exact(rest), 6u);  // EOF after 6
+  EXPECT_EQ(std::string(rest.data(), 6), "456789");
+}
+
+TEST(File, ReadExactTimeoutLosesNoBytes) {
+  Watchdog dog;
+  Pipe p;
+  p.writer.write("ab");
+  std::array<char, 4> buf{};
+  EXPECT_EQ(error_of([&] { p.reader.read_exact(buf, 20ms); }), ETIMEDOUT);
+  EXPECT_EQ(p.reader.buffered(), 2u);
+  p.writer.write("cd");
+  EXPECT_EQ(p.reader.read_exact(buf, 5s), 4u);
+  EXPECT_EQ(std::string(buf.data(), 4), "abcd");
 }

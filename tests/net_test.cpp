@@ -658,3 +658,26 @@ TEST(TcpListener, AcceptOutOfFdsIsASystemErrorAndRecovers) {
   auto s = p.listener.accept(5s);  // the connection waited in the queue
   EXPECT_EQ(s.peer_address(), c.local_address());
 }
+
+TEST(TcpStream, ReadAllReadsToEofAndItsTimeoutLosesNoBytes) {
+  Watchdog dog;
+  Pair p;
+  p.server.write("first part ");
+  EXPECT_TRUE(timed_out(errc_of([&] { p.client.read_all(20ms); })));
+  EXPECT_EQ(p.client.buffered(), 11u);
+  p.server.write("and the rest");
+  p.server.close();
+  EXPECT_EQ(p.client.read_all(5s), "first part and the rest");
+  EXPECT_EQ(p.client.read_all(5s), "");
+}
+
+TEST(TcpStream, BufferedCountsWhatTheNextReadGetsWithoutASyscall) {
+  Watchdog dog;
+  Pair p;
+  EXPECT_EQ(p.client.buffered(), 0u);
+  p.server.write("one\ntwo\n");
+  EXPECT_EQ(p.client.read_line(5s), "one");
+  EXPECT_EQ(p.client.buffered(), 4u);
+  EXPECT_EQ(p.client.read_line(5s), "two");
+  EXPECT_EQ(p.client.buffered(), 0u);
+}
