@@ -77,24 +77,9 @@ File File::from_fd(int fd, std::string name) {
   return File(std::make_unique<detail::FdStream>(detail::UniqueFd(fd), std::move(name), true));
 }
 
-bool File::is_open() const noexcept {
-  return s_ != nullptr && s_->is_open();
-}
-
-int File::fd() const noexcept {
-  return s_ != nullptr ? s_->fd() : -1;
-}
-
 const std::string& File::name() const noexcept {
   static const std::string none;
   return s_ != nullptr ? s_->name() : none;
-}
-
-detail::FdStream& File::stream(const char* op) const {
-  if (s_ == nullptr) {
-    detail::throw_errno_value(EBADF, op, "(empty or moved-from File)");
-  }
-  return *s_;
 }
 
 void File::close() noexcept {

@@ -125,16 +125,8 @@ TcpStream::Impl& TcpStream::impl(const char* op) const {
   return *impl_;
 }
 
-bool TcpStream::is_open() const noexcept {
-  return impl_ != nullptr && impl_->stream.is_open();
-}
-
-int TcpStream::fd() const noexcept {
-  return impl_ != nullptr ? impl_->stream.fd() : -1;
-}
-
-detail::FdStream& TcpStream::stream(const char* op) const {
-  return impl(op).stream;
+detail::FdStream* TcpStream::stream_if_any() const noexcept {
+  return impl_ != nullptr ? &impl_->stream : nullptr;
 }
 
 void TcpStream::shutdown(shutdown_how how) {

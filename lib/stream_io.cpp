@@ -4,11 +4,15 @@
 // Invariants: no call here buffers, waits or builds an error itself: FdStream does, so the
 // three stream types cannot drift apart.
 // Thread-safety and blocking: as FdStream's (fd_stream.hpp).
+#include <cerrno>
+#include <string>
+
 #include <gofer/file.hpp>
 #include <gofer/net.hpp>
 #include <gofer/stream_io.hpp>
 #include <gofer/unix.hpp>
 
+#include "errno_error.hpp"
 #include "fd_stream.hpp"
 
 namespace gofer {
@@ -21,17 +25,34 @@ namespace {
 template <class T>
 constexpr const char* type_label = nullptr;
 template <>
-constexpr const char* type_label<File> = "gofer::File";
+constexpr const char* type_label<File> = "File";
 template <>
-constexpr const char* type_label<TcpStream> = "gofer::TcpStream";
+constexpr const char* type_label<TcpStream> = "TcpStream";
 template <>
-constexpr const char* type_label<UnixStream> = "gofer::UnixStream";
+constexpr const char* type_label<UnixStream> = "UnixStream";
 
 }  // namespace
 
 template <class Derived>
 detail::FdStream& StreamIo<Derived>::stream(const char* op) const {
-  return static_cast<const Derived&>(*this).stream(op);
+  detail::FdStream* s = static_cast<const Derived&>(*this).stream_if_any();
+  if (s == nullptr) {
+    detail::throw_errno_value(EBADF, op,
+                              std::string("(empty or moved-from ") + type_label<Derived> + ")");
+  }
+  return *s;
+}
+
+template <class Derived>
+bool StreamIo<Derived>::is_open() const noexcept {
+  const detail::FdStream* s = static_cast<const Derived&>(*this).stream_if_any();
+  return s != nullptr && s->is_open();
+}
+
+template <class Derived>
+int StreamIo<Derived>::fd() const noexcept {
+  const detail::FdStream* s = static_cast<const Derived&>(*this).stream_if_any();
+  return s != nullptr ? s->fd() : -1;
 }
 
 template <class Derived>
@@ -72,7 +93,8 @@ std::size_t StreamIo<Derived>::max_line_length() const {
 template <class Derived>
 void StreamIo<Derived>::set_max_line_length(std::size_t n) {
   stream("set_max_line_length")
-      .set_max_line_length(n, std::string(type_label<Derived>) + "::set_max_line_length");
+      .set_max_line_length(n,
+                           std::string("gofer::") + type_label<Derived> + "::set_max_line_length");
 }
 
 template <class Derived>

@@ -127,28 +127,13 @@ UnixStream UnixStream::connect(const std::string& path, Deadline d) {
   const UnixAddress a = unix_address(path, "gofer::UnixStream::connect");
   const std::string what = printable(path);
   detail::UniqueFd fd = detail::open_socket(AF_UNIX, SOCK_STREAM, "connect", what);
-  const int err = detail::connect_socket(fd.get(), reinterpret_cast<const sockaddr*>(&a.sa),
-                                         a.len, d.time_point(), what);
+  const int err = detail::connect_socket(fd.get(), reinterpret_cast<const sockaddr*>(&a.sa), a.len,
+                                         d.time_point(), what);
   if (err != 0) {
     detail::close_fd(fd);
     detail::throw_errno_value(err, "connect", what);
   }
   return UnixStream(make_stream(std::move(fd), what));
-}
-
-detail::FdStream& UnixStream::stream(const char* op) const {
-  if (s_ == nullptr) {
-    detail::throw_errno_value(EBADF, op, "(empty or moved-from UnixStream)");
-  }
-  return *s_;
-}
-
-bool UnixStream::is_open() const noexcept {
-  return s_ != nullptr && s_->is_open();
-}
-
-int UnixStream::fd() const noexcept {
-  return s_ != nullptr ? s_->fd() : -1;
 }
 
 void UnixStream::shutdown(shutdown_how how) {

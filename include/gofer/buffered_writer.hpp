@@ -49,7 +49,9 @@ namespace gofer {
 
 // byte_writer: what BufferedWriter can write to.
 template <class W>
-concept byte_writer = requires(W& w, std::string_view bytes, Deadline d) { w.write(bytes, d); };
+concept byte_writer = requires(W& w, std::string_view bytes, Deadline d) {
+  w.write(bytes, d);
+};
 
 class BufferedWriter {
  public:

@@ -82,22 +82,18 @@ class File : public StreamIo<File> {
   File& operator=(File&&) noexcept;
   ~File();
 
-  // is_open: false after close() or for a default-constructed or moved-from File.
-  bool is_open() const noexcept;
-  // fd: the descriptor (-1 when closed); still owned by the File.
-  int fd() const noexcept;
   // name: the path or the name given to from_fd.
   const std::string& name() const noexcept;
 
-  // The read and write set (read, read_exact, read_chunk, read_line, read_all, buffered,
-  // max_line_length, set_max_line_length, write) comes from StreamIo (stream_io.hpp).
+  // is_open, fd and the read and write set (read, read_exact, read_chunk, read_line, read_all,
+  // buffered, max_line_length, set_max_line_length, write) come from StreamIo (stream_io.hpp).
 
   // close: closes the fd (waiting for an offloaded disk job to end first); idempotent.
   void close() noexcept;
 
  private:
   friend class StreamIo<File>;
-  detail::FdStream& stream(const char* op) const;
+  detail::FdStream* stream_if_any() const noexcept { return s_.get(); }
 
   std::unique_ptr<detail::FdStream> s_;
 };

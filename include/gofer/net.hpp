@@ -95,13 +95,9 @@ class TcpStream : public StreamIo<TcpStream> {
   TcpStream& operator=(TcpStream&&) noexcept;
   ~TcpStream();
 
-  // is_open: false after close() or for a default-constructed or moved-from stream.
-  bool is_open() const noexcept;
-  // fd: the socket (-1 when closed); still owned by the stream.
-  int fd() const noexcept;
-
-  // The read and write set (read, read_exact, read_chunk, read_line, read_all, buffered,
-  // max_line_length, set_max_line_length, write) comes from StreamIo (stream_io.hpp).
+  // is_open, fd (the socket) and the read and write set (read, read_exact, read_chunk,
+  // read_line, read_all, buffered, max_line_length, set_max_line_length, write) come from
+  // StreamIo (stream_io.hpp).
 
   // shutdown: shuts down one or both directions (shutdown(2)); the fd stays open.
   void shutdown(shutdown_how how = shutdown_how::write);
@@ -119,7 +115,7 @@ class TcpStream : public StreamIo<TcpStream> {
   friend class StreamIo<TcpStream>;
   explicit TcpStream(std::unique_ptr<Impl> impl) noexcept;
   Impl& impl(const char* op) const;
-  detail::FdStream& stream(const char* op) const;
+  detail::FdStream* stream_if_any() const noexcept;
 
   std::unique_ptr<Impl> impl_;
 

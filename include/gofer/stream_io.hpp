@@ -24,8 +24,8 @@
 // Invariants: every call forwards to the object's FdStream (lib/fd_stream.hpp), so one engine
 // decides waiting, buffering and error text for every kind of stream.
 // Thread-safety: one reading task and one writing task may use a stream at once (File: one
-// task at a time); see each class. Blocking: every call except buffered() and the
-// max_line_length pair may park the calling task, never its thread (on a plain thread they
+// task at a time); see each class. Blocking: the reads and write() may park the calling task,
+// never its thread (on a plain thread they
 // run the thread's loop).
 #pragma once
 
@@ -48,9 +48,9 @@ class TcpStream;
 class UnixStream;
 
 // StreamIo: the read and write set of a stream type Derived, which provides
-// `detail::FdStream& stream(const char* op) const` (throwing EBADF, naming op, for an empty or
-// moved-from object) and befriends StreamIo<Derived>. Defined in lib/stream_io.cpp for File,
-// TcpStream and UnixStream only.
+// `detail::FdStream* stream_if_any() const noexcept` (nullptr for an empty or moved-from
+// object) and befriends StreamIo<Derived>. Defined in lib/stream_io.cpp for File, TcpStream and
+// UnixStream only.
 template <class Derived>
 class StreamIo {
  public:
@@ -59,6 +59,11 @@ class StreamIo {
   static constexpr std::size_t default_max_line_length = 64 * 1024;
   // default_chunk: read_chunk()'s default size.
   static constexpr std::size_t default_chunk = 64 * 1024;
+
+  // is_open: false after close() or for a default-constructed or moved-from object.
+  bool is_open() const noexcept;
+  // fd: the descriptor (-1 when closed); still owned by the object.
+  int fd() const noexcept;
 
   // read: up to buf.size() bytes, what arrives first; returns 0 only at EOF (or for an empty
   // buf).
@@ -93,7 +98,8 @@ class StreamIo {
   StreamIo(const StreamIo&) = default;
   StreamIo& operator=(const StreamIo&) = default;
 
- private:
+  // stream: the object's FdStream; throws std::system_error(EBADF) naming op for an empty or
+  // moved-from object.
   detail::FdStream& stream(const char* op) const;
 };
 

@@ -75,13 +75,9 @@ class UnixStream : public StreamIo<UnixStream> {
   UnixStream& operator=(UnixStream&&) noexcept;
   ~UnixStream();
 
-  // is_open: false after close() or for a default-constructed or moved-from stream.
-  bool is_open() const noexcept;
-  // fd: the socket (-1 when closed); still owned by the stream.
-  int fd() const noexcept;
-
-  // The read and write set (read, read_exact, read_chunk, read_line, read_all, buffered,
-  // max_line_length, set_max_line_length, write) comes from StreamIo (stream_io.hpp).
+  // is_open, fd (the socket) and the read and write set (read, read_exact, read_chunk,
+  // read_line, read_all, buffered, max_line_length, set_max_line_length, write) come from
+  // StreamIo (stream_io.hpp).
 
   // shutdown: shuts down one or both directions (shutdown(2)); the fd stays open.
   void shutdown(shutdown_how how = shutdown_how::write);
@@ -97,7 +93,7 @@ class UnixStream : public StreamIo<UnixStream> {
   friend class StreamIo<UnixStream>;
   friend class UnixListener;
   explicit UnixStream(std::unique_ptr<detail::FdStream> s) noexcept;
-  detail::FdStream& stream(const char* op) const;
+  detail::FdStream* stream_if_any() const noexcept { return s_.get(); }
 
   std::unique_ptr<detail::FdStream> s_;
 };
