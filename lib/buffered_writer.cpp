@@ -2,11 +2,11 @@
 //
 // Thread-safety and blocking: as in buffered_writer.hpp; nothing here parks except the
 // target's write.
-#include <gofer/buffered_writer.hpp>
-
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include <gofer/buffered_writer.hpp>
 
 namespace gofer {
 

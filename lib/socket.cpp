@@ -83,8 +83,8 @@ UniqueFd accept_socket(int fd, clock::time_point deadline, const std::string& na
                        sockaddr_storage& peer, socklen_t& len) {
   for (;;) {
     len = sizeof peer;
-    UniqueFd conn(::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len,
-                            SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd conn(
+        ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (conn) {
       return conn;
     }

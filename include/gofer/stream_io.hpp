@@ -23,8 +23,8 @@
 //
 // Invariants: every call forwards to the object's FdStream (lib/fd_stream.hpp), so one engine
 // decides waiting, buffering and error text for every kind of stream.
-// Thread-safety: one reading task and one writing task may use a stream at once (File: one
-// task at a time); see each class. Blocking: the reads and write() may park the calling task,
+// Thread-safety: as each class says (a TcpStream or UnixStream may be read by one task while
+// another writes it). Blocking: the reads and write() may park the calling task,
 // never its thread (on a plain thread they
 // run the thread's loop).
 #pragma once
