@@ -36,10 +36,6 @@ int open_flags(open_mode mode) {
                               std::to_string(static_cast<int>(mode)));
 }
 
-detail::clock::time_point after(std::chrono::nanoseconds timeout) {
-  return detail::deadline_after(timeout);
-}
-
 File& standard_file(int fd, const char* name) {
   const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy < 0) {
@@ -103,29 +99,17 @@ detail::FdStream& File::stream(const char* op) const {
   return *s_;
 }
 
-std::size_t File::read(std::span<char> buf) {
-  return stream("read").read_some(buf.data(), buf.size(), detail::no_deadline);
+std::size_t File::read(std::span<char> buf, Deadline d) {
+  return stream("read").read_some(buf.data(), buf.size(), d.time_point());
 }
-std::size_t File::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return stream("read").read_some(buf.data(), buf.size(), after(timeout));
+std::string File::read_chunk(std::size_t n, Deadline d) {
+  return stream("read_chunk").read_chunk(n, d.time_point());
 }
-std::string File::read_chunk(std::size_t n) {
-  return stream("read_chunk").read_chunk(n, detail::no_deadline);
+std::optional<std::string> File::read_line(Deadline d) {
+  return stream("read_line").read_line(d.time_point());
 }
-std::string File::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
-  return stream("read_chunk").read_chunk(n, after(timeout));
-}
-std::optional<std::string> File::read_line() {
-  return stream("read_line").read_line(detail::no_deadline);
-}
-std::optional<std::string> File::read_line(std::chrono::nanoseconds timeout) {
-  return stream("read_line").read_line(after(timeout));
-}
-std::string File::read_all() {
-  return stream("read_all").read_all(detail::no_deadline);
-}
-std::string File::read_all(std::chrono::nanoseconds timeout) {
-  return stream("read_all").read_all(after(timeout));
+std::string File::read_all(Deadline d) {
+  return stream("read_all").read_all(d.time_point());
 }
 std::size_t File::max_line_length() const {
   return stream("max_line_length").max_line_length();
@@ -133,11 +117,25 @@ std::size_t File::max_line_length() const {
 void File::set_max_line_length(std::size_t n) {
   stream("set_max_line_length").set_max_line_length(n, "gofer::File::set_max_line_length");
 }
-void File::write(std::string_view bytes) {
-  stream("write").write_all(bytes, detail::no_deadline);
+void File::write(std::string_view bytes, Deadline d) {
+  stream("write").write_all(bytes, d.time_point());
 }
-void File::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  stream("write").write_all(bytes, after(timeout));
+
+void File::set_read_deadline(Deadline d) {
+  auto& s = stream("set_read_deadline");
+  s.check_open("set_read_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+}
+void File::set_write_deadline(Deadline d) {
+  auto& s = stream("set_write_deadline");
+  s.check_open("set_write_deadline");
+  s.set_deadline(detail::Interest::writable, d.time_point());
+}
+void File::set_deadline(Deadline d) {
+  auto& s = stream("set_deadline");
+  s.check_open("set_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+  s.set_deadline(detail::Interest::writable, d.time_point());
 }
 
 void File::close() noexcept {

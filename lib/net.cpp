@@ -5,9 +5,10 @@
 // timeouts; its writes use send(MSG_NOSIGNAL)). FdStream lets one reading and one writing task
 // use it at once: the poller serves a reader and a writer parked on one fd together.
 //
-// Invariants: (1) a registration outlives the wait that made it (fd_wait.hpp), so every fd here
-// is closed through close_fd(), which forgets it first, or by FdStream::close(), which does the
-// same. (2) every fd is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC,
+// Invariants: (1) a socket that tasks park on lives in a PollFd (poll_fd.hpp; the FdStream's,
+// or the listener's), which is closed only once no call uses it, forgetting the poller
+// registration first; a connecting socket, which nobody else can see yet, waits through
+// wait_fd and is closed by its UniqueFd (a failed connect closes it after forget_fd). (2) every fd is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC,
 // accept4), so no call here ever blocks the thread and no fd leaks into a spawned process.
 // (3) an Impl outlives close(): it keeps the name for the EBADF message of a later call.
 //
@@ -38,9 +39,7 @@ namespace gofer {
 
 static_assert(TcpStream::default_max_line_length == detail::default_max_line_length);
 
-using detail::after;
 using detail::clock;
-using detail::close_fd;
 using detail::family_of;
 using detail::native;
 using detail::open_socket;
@@ -94,7 +93,8 @@ detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline
   }
   if (so_error != 0) {
     err = so_error;
-    close_fd(fd);
+    detail::forget_fd(fd.get());
+    fd.reset();
     return {};
   }
   return fd;
@@ -119,13 +119,8 @@ TcpStream::TcpStream(TcpStream&&) noexcept = default;
 TcpStream& TcpStream::operator=(TcpStream&&) noexcept = default;
 TcpStream::~TcpStream() = default;
 
-TcpStream TcpStream::connect(const std::string& host, std::uint16_t port) {
-  return connect(host, port, std::chrono::nanoseconds::max());
-}
-
-TcpStream TcpStream::connect(const std::string& host, std::uint16_t port,
-                             std::chrono::nanoseconds timeout) {
-  const auto deadline = after(timeout);
+TcpStream TcpStream::connect(const std::string& host, std::uint16_t port, Deadline d) {
+  const auto deadline = d.time_point();
   const std::string what = detail::host_port(host, port);
   const auto addresses =
       detail::resolve("connect", host, port, {.socktype = SOCK_STREAM}, deadline);
@@ -138,17 +133,13 @@ TcpStream TcpStream::connect(const std::string& host, std::uint16_t port,
   detail::throw_errno_value(err, "connect", what);
 }
 
-TcpStream TcpStream::connect(const SocketAddress& to) {
-  return connect(to, std::chrono::nanoseconds::max());
-}
-
-TcpStream TcpStream::connect(const SocketAddress& to, std::chrono::nanoseconds timeout) {
+TcpStream TcpStream::connect(const SocketAddress& to, Deadline d) {
   if (to.empty()) {
     throw std::invalid_argument("gofer::TcpStream::connect: empty SocketAddress");
   }
   const std::string what = to.to_string();
   int err = 0;
-  auto fd = connect_one(to, after(timeout), what, err);
+  auto fd = connect_one(to, d.time_point(), what, err);
   if (!fd) {
     detail::throw_errno_value(err, "connect", what);
   }
@@ -170,29 +161,17 @@ int TcpStream::fd() const noexcept {
   return impl_ != nullptr ? impl_->stream.fd() : -1;
 }
 
-std::size_t TcpStream::read(std::span<char> buf) {
-  return impl("read").stream.read_some(buf.data(), buf.size(), detail::no_deadline);
+std::size_t TcpStream::read(std::span<char> buf, Deadline d) {
+  return impl("read").stream.read_some(buf.data(), buf.size(), d.time_point());
 }
-std::size_t TcpStream::read(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("read").stream.read_some(buf.data(), buf.size(), after(timeout));
+std::size_t TcpStream::read_exact(std::span<char> buf, Deadline d) {
+  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), d.time_point());
 }
-std::size_t TcpStream::read_exact(std::span<char> buf) {
-  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), detail::no_deadline);
+std::optional<std::string> TcpStream::read_line(Deadline d) {
+  return impl("read_line").stream.read_line(d.time_point());
 }
-std::size_t TcpStream::read_exact(std::span<char> buf, std::chrono::nanoseconds timeout) {
-  return impl("read_exact").stream.read_exact(buf.data(), buf.size(), after(timeout));
-}
-std::optional<std::string> TcpStream::read_line() {
-  return impl("read_line").stream.read_line(detail::no_deadline);
-}
-std::optional<std::string> TcpStream::read_line(std::chrono::nanoseconds timeout) {
-  return impl("read_line").stream.read_line(after(timeout));
-}
-std::string TcpStream::read_chunk(std::size_t n) {
-  return impl("read_chunk").stream.read_chunk(n, detail::no_deadline);
-}
-std::string TcpStream::read_chunk(std::size_t n, std::chrono::nanoseconds timeout) {
-  return impl("read_chunk").stream.read_chunk(n, after(timeout));
+std::string TcpStream::read_chunk(std::size_t n, Deadline d) {
+  return impl("read_chunk").stream.read_chunk(n, d.time_point());
 }
 std::size_t TcpStream::max_line_length() const {
   return impl("max_line_length").stream.max_line_length();
@@ -201,11 +180,25 @@ void TcpStream::set_max_line_length(std::size_t n) {
   impl("set_max_line_length")
       .stream.set_max_line_length(n, "gofer::TcpStream::set_max_line_length");
 }
-void TcpStream::write(std::string_view bytes) {
-  impl("write").stream.write_all(bytes, detail::no_deadline);
+void TcpStream::write(std::string_view bytes, Deadline d) {
+  impl("write").stream.write_all(bytes, d.time_point());
 }
-void TcpStream::write(std::string_view bytes, std::chrono::nanoseconds timeout) {
-  impl("write").stream.write_all(bytes, after(timeout));
+
+void TcpStream::set_read_deadline(Deadline d) {
+  auto& s = impl("set_read_deadline").stream;
+  s.check_open("set_read_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+}
+void TcpStream::set_write_deadline(Deadline d) {
+  auto& s = impl("set_write_deadline").stream;
+  s.check_open("set_write_deadline");
+  s.set_deadline(detail::Interest::writable, d.time_point());
+}
+void TcpStream::set_deadline(Deadline d) {
+  auto& s = impl("set_deadline").stream;
+  s.check_open("set_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+  s.set_deadline(detail::Interest::writable, d.time_point());
 }
 
 void TcpStream::shutdown(shutdown_how how) {
@@ -250,58 +243,25 @@ void TcpStream::close() noexcept {
 
 class TcpListener::Impl {
  public:
-  Impl() = default;
-  ~Impl() { close_fd(fd); }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+  Impl(detail::UniqueFd listening, std::string bound)
+      : name(std::move(bound)), fd(std::move(listening)) {}
 
-  // check_open: throws EBADF naming op once the listener is closed.
+  // check_open: throws errc::closed naming op once the listener is closed.
   void check_open(std::string_view op) const {
-    if (!fd) {
-      detail::throw_errno_value(EBADF, op, name + " (the listener is closed)");
+    if (!fd.is_open()) {
+      detail::throw_closed(op, name);
     }
   }
 
-  detail::UniqueFd fd;
   std::string name;  // the bound address, "127.0.0.1:8080"
+  detail::PollFd fd;
 
   TcpStream accept(clock::time_point deadline) {
-    check_open("accept");
-    for (;;) {
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      detail::UniqueFd conn(::accept4(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
-                                      SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (conn) {
-        auto peer = SocketAddress::from_native(&ss, len).to_string();
-        return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
-      }
-      switch (errno) {
-        case EAGAIN:
-          detail::park(fd.get(), detail::Interest::readable, deadline, "accept", name);
-          break;
-        // The connection died in the queue, or (accept(2), "Error handling") a network error
-        // already pending on it: that connection is gone; the next one may be fine.
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-        case ENETDOWN:
-        case ENOPROTOOPT:
-        case EHOSTDOWN:
-        case ENONET:
-        case EHOSTUNREACH:
-        case EOPNOTSUPP:
-        case ENETUNREACH:
-          break;
-        case EMFILE:
-        case ENFILE:
-          detail::throw_errno("accept", name +
-                                            " (out of file descriptors; the connection "
-                                            "stays queued until an accept succeeds)");
-        default:
-          detail::throw_errno("accept", name);
-      }
-    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    detail::UniqueFd conn = detail::accept_on(fd, deadline, name, ss, len);
+    auto peer = SocketAddress::from_native(&ss, len).to_string();
+    return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
   }
 };
 
@@ -311,14 +271,14 @@ TcpListener& TcpListener::operator=(TcpListener&&) noexcept = default;
 TcpListener::~TcpListener() = default;
 
 TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
-                              std::optional<int> backlog) {
+                              std::optional<int> backlog, Deadline d) {
   if (backlog && *backlog < 0) {
     throw std::invalid_argument("gofer::TcpListener::bind: backlog " + std::to_string(*backlog) +
                                 " must be >= 0");
   }
   const std::string what = detail::host_port(host, port);
   const auto addresses = detail::resolve(
-      "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, detail::no_deadline);
+      "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, d.time_point());
   const SocketAddress& a = addresses.front();
   detail::UniqueFd fd = open_socket(family_of(a), SOCK_STREAM, "bind", what);
   const int one = 1;
@@ -332,9 +292,8 @@ TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
     detail::throw_errno("listen", what);
   }
   TcpListener l;
-  l.impl_ = std::make_unique<Impl>();
-  l.impl_->name = detail::local_address_of(fd.get(), "bind", what).to_string();
-  l.impl_->fd = std::move(fd);
+  std::string bound = detail::local_address_of(fd.get(), "bind", what).to_string();
+  l.impl_ = std::make_unique<Impl>(std::move(fd), std::move(bound));
   return l;
 }
 
@@ -345,25 +304,28 @@ TcpListener::Impl& TcpListener::impl(const char* op) const {
   return *impl_;
 }
 
-TcpStream TcpListener::accept() {
-  return impl("accept").accept(detail::no_deadline);
+TcpStream TcpListener::accept(Deadline d) {
+  return impl("accept").accept(d.time_point());
 }
-TcpStream TcpListener::accept(std::chrono::nanoseconds timeout) {
-  return impl("accept").accept(after(timeout));
+
+void TcpListener::set_deadline(Deadline d) {
+  auto& im = impl("set_deadline");
+  im.check_open("set_deadline");
+  im.fd.set_deadline(detail::Interest::readable, d.time_point());
 }
 
 bool TcpListener::is_open() const noexcept {
-  return impl_ != nullptr && static_cast<bool>(impl_->fd);
+  return impl_ != nullptr && impl_->fd.is_open();
 }
 
 int TcpListener::fd() const noexcept {
-  return impl_ != nullptr ? impl_->fd.get() : -1;
+  return impl_ != nullptr ? impl_->fd.fd() : -1;
 }
 
 std::uint16_t TcpListener::local_port() const {
   auto& im = impl("local_port");
   im.check_open("local_port");
-  return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
+  return detail::local_address_of(im.fd.fd(), "local_port", im.name).port();
 }
 
 std::string TcpListener::local_address() const {
@@ -374,7 +336,7 @@ std::string TcpListener::local_address() const {
 
 void TcpListener::close() noexcept {
   if (impl_ != nullptr) {
-    close_fd(impl_->fd);
+    impl_->fd.close();
   }
 }
 

@@ -1,9 +1,9 @@
 // socket.cpp: the socket helpers shared by net.cpp and udp.cpp (see socket.hpp).
 #include "socket.hpp"
 
+#include <cerrno>
+
 #include "errno_error.hpp"
-#include "fd_stream.hpp"
-#include "fd_wait.hpp"
 
 namespace gofer::detail {
 
@@ -15,17 +15,41 @@ UniqueFd open_socket(int family, int type, std::string_view op, const std::strin
   return fd;
 }
 
-void close_fd(UniqueFd& fd) noexcept {
-  if (fd) {
-    forget_fd(fd.get());
-    fd.reset();
-  }
-}
-
-void park(int fd, Interest interest, clock::time_point deadline, const char* op,
-          const std::string& name) {
-  if (!wait_fd(fd, interest, deadline, op, &name)) {
-    throw_timed_out(op, name);
+UniqueFd accept_on(PollFd& listener, clock::time_point deadline, const std::string& name,
+                   sockaddr_storage& ss, socklen_t& len) {
+  PollFd::Use use(listener, Interest::readable, "accept", name);
+  for (;;) {
+    len = sizeof ss;
+    UniqueFd conn(::accept4(listener.fd(), reinterpret_cast<sockaddr*>(&ss), &len,
+                            SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (conn) {
+      return conn;
+    }
+    switch (errno) {
+      case EAGAIN:
+        listener.wait(Interest::readable, deadline, "accept", name);
+        break;
+      // The connection died in the queue, or (accept(2), "Error handling") a network error
+      // already pending on it: that connection is gone; the next one may be fine.
+      case EINTR:
+      case ECONNABORTED:
+      case EPROTO:
+      case ENETDOWN:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case EOPNOTSUPP:
+      case ENETUNREACH:
+        break;
+      case EMFILE:
+      case ENFILE:
+        throw_errno("accept", name +
+                                  " (out of file descriptors; the connection "
+                                  "stays queued until an accept succeeds)");
+      default:
+        throw_errno("accept", name);
+    }
   }
 }
 

@@ -1,15 +1,14 @@
-// socket.hpp: what the socket modules (net.cpp, udp.cpp) share: creating, waiting on and
-// closing non-blocking sockets.
+// socket.hpp: what the socket modules (net.cpp, udp.cpp) share: creating non-blocking
+// sockets and accepting connections on a PollFd.
 //
-// Every socket is created non-blocking and close-on-exec. A task parks on a socket through
-// wait_fd (fd_wait.hpp), whose registration outlives the wait: close sockets with close_fd().
-// Thread-safety: the functions are thread-safe; park() acts on the calling thread's poller.
-// Blocking: park() parks the calling task; the others never block.
+// Every socket is created non-blocking and close-on-exec. A socket that tasks park on lives in
+// a PollFd (poll_fd.hpp), which any task or thread may close or give deadlines.
+// Thread-safety: the functions are thread-safe. Blocking: accept_on() parks the calling task;
+// the others never block.
 #pragma once
 
 #include <sys/socket.h>
 
-#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -17,14 +16,9 @@
 #include <gofer/net.hpp>
 
 #include "fd.hpp"
-#include "poller.hpp"
+#include "poll_fd.hpp"
 
 namespace gofer::detail {
-
-// after: the deadline `timeout` from now (saturating; see deadline_after).
-inline clock::time_point after(std::chrono::nanoseconds timeout) {
-  return deadline_after(timeout);
-}
 
 // family_of: AF_INET or AF_INET6.
 inline int family_of(const SocketAddress& a) {
@@ -40,14 +34,12 @@ inline const sockaddr* native(const SocketAddress& a) {
 // naming op and what.
 UniqueFd open_socket(int family, int type, std::string_view op, const std::string& what);
 
-// close_fd: drops fd's registration from this thread's poller, then closes it (fd_wait.hpp:
-// a registration left after a wake-up stays in the poller until forgotten or the socket's
-// last fd closes).
-void close_fd(UniqueFd& fd) noexcept;
-
-// park: parks until fd is ready for `interest`. Throws errc::timed_out at the deadline
-// (naming op and name), gofer::cancelled, or std::system_error.
-void park(int fd, Interest interest, clock::time_point deadline, const char* op,
-          const std::string& name);
+// accept_on: the next connection on the listening socket `listener` (named `name`), made
+// non-blocking and close-on-exec, with the peer's address in ss/len; parks until one arrives
+// (PollFd::wait: the earliest of `deadline` and the listener's deadline; errc::closed when it
+// is closed). Connections that died in the queue are skipped. Throws std::system_error (EMFILE
+// says the connection stays queued).
+UniqueFd accept_on(PollFd& listener, clock::time_point deadline, const std::string& name,
+                   sockaddr_storage& ss, socklen_t& len);
 
 }  // namespace gofer::detail

@@ -54,6 +54,16 @@ int error_of(const std::function<void()>& f) {
   return 0;
 }
 
+// code_of: the error code a call throws as std::system_error (empty if it throws none).
+std::error_code code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+  return {};
+}
+
 }  // namespace
 
 TEST(File, OpenOfAMissingPathNamesIt) {
@@ -206,25 +216,26 @@ TEST(File, WriteToAClosedPipeIsEpipeNotSigpipe) {
   EXPECT_EQ(error_of([&] { p.writer.write("nobody listens"); }), EPIPE);
 }
 
-TEST(File, UseAfterCloseIsEbadf) {
+TEST(File, UseAfterCloseIsClosedAndEmptyIsEbadf) {
   Pipe p;
   p.reader.close();
   EXPECT_FALSE(p.reader.is_open());
-  EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+  EXPECT_EQ(code_of([&] { p.reader.read_line(); }), gofer::errc::closed);
+  EXPECT_EQ(code_of([&] { p.reader.set_read_deadline(1s); }), gofer::errc::closed);
   gofer::File empty;
   EXPECT_EQ(error_of([&] { empty.write("x"); }), EBADF);
   EXPECT_THROW(gofer::File::from_fd(-1), std::invalid_argument);
 }
 
-TEST(File, CloseWakesAReadParkedOnTheSameThreadWithEbadf) {
+TEST(File, CloseWakesAReadParkedOnTheSameThreadWithClosed) {
   Watchdog dog;
   Pipe p;
   gofer::with_event_loop([&] {
     auto t = gofer::go([&] { return p.reader.read_line(); });
     gofer::sleep_for(1ms);
     p.reader.close();  // the reader is parked in the poller on this thread
-    EXPECT_EQ(error_of([&] { t.wait(); }), EBADF);
-    EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+    EXPECT_EQ(code_of([&] { t.wait(); }), gofer::errc::closed);
+    EXPECT_EQ(code_of([&] { p.reader.read_line(); }), gofer::errc::closed);
   });
 }
 
