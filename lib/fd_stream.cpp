@@ -136,6 +136,7 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
     if (mode_ == io_mode::offload) {
       return std::nullopt;
     }
+    pfd_.check_open("read", name_);
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
@@ -325,6 +326,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       write_offloaded(bytes.substr(done), deadline);
       return;
     }
+    pfd_.check_open("write", name_);
     std::size_t n = bytes.size() - done;
     if (mode_ == io_mode::readiness) {
       if (!await_fd(Interest::writable, deadline, "write")) {

@@ -117,6 +117,13 @@ class FdStream {
   void close() noexcept;
   // check_open: throws std::system_error(errc::closed) naming op when the stream was closed.
   void check_open(std::string_view op) const;
+  // with_fd: f(fd) while holding the fd open (a PollFd::Use), for a call that never waits
+  // (shutdown, setsockopt); throws errc::closed naming op when the stream is closed.
+  template <class F>
+  auto with_fd(std::string_view op, F f) {
+    PollFd::Use use(pfd_, op, name_);
+    return f(pfd_.fd());
+  }
 
  private:
   // fill: appends between 1 and `most` (>= 1) bytes to buf_ (an offloaded read may add up

@@ -203,22 +203,24 @@ void TcpStream::set_deadline(Deadline d) {
 
 void TcpStream::shutdown(shutdown_how how) {
   auto& s = impl("shutdown").stream;
-  s.check_open("shutdown");
   const int mode = how == shutdown_how::read    ? SHUT_RD
                    : how == shutdown_how::write ? SHUT_WR
                                                 : SHUT_RDWR;
-  if (::shutdown(s.fd(), mode) != 0) {
-    detail::throw_errno("shutdown", s.name());
-  }
+  s.with_fd("shutdown", [&](int fd) {
+    if (::shutdown(fd, mode) != 0) {
+      detail::throw_errno("shutdown", s.name());
+    }
+  });
 }
 
 void TcpStream::set_nodelay(bool on) {
   auto& s = impl("set_nodelay").stream;
-  s.check_open("set_nodelay");
   const int v = on ? 1 : 0;
-  if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
-    detail::throw_errno("set_nodelay", s.name());
-  }
+  s.with_fd("set_nodelay", [&](int fd) {
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+      detail::throw_errno("set_nodelay", s.name());
+    }
+  });
 }
 
 std::string TcpStream::peer_address() const {

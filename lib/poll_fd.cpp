@@ -31,6 +31,10 @@ void PollFd::begin_use(const Interest* dir, std::string_view op, std::string_vie
   }
 }
 
+void PollFd::throw_closed_for(std::string_view op, std::string_view name) {
+  throw_closed(op, name);
+}
+
 void PollFd::end_use() noexcept {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   while ((s & closed_bit) == 0) {

@@ -80,6 +80,15 @@ class PollFd {
     PollFd& p_;
   };
 
+  // check_open: throws errc::closed (naming op and name) once close() has begun; a caller
+  // holding a Use checks it before each syscall of a loop that may not park, so close() does
+  // not wait for a loop that data keeps busy.
+  void check_open(std::string_view op, std::string_view name) const {
+    if ((state_.load(std::memory_order_relaxed) & closed_bit) != 0) {
+      throw_closed_for(op, name);
+    }
+  }
+
   // wait: parks until fd is ready for `interest`, or the earliest of `deadline` and the
   // object's deadline passes (throws errc::timed_out), or close() (errc::closed), or
   // request_stop() (gofer::cancelled). The caller holds a Use. std::system_error from the
@@ -115,6 +124,7 @@ class PollFd {
 
   static int index(Interest i) noexcept { return i == Interest::writable ? 1 : 0; }
   void begin_use(const Interest* dir, std::string_view op, std::string_view name);
+  [[noreturn]] static void throw_closed_for(std::string_view op, std::string_view name);
   void end_use() noexcept;
   // shut: true for the first caller, once it marked closed, woke the waiters and saw every
   // Use end.

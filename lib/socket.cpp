@@ -19,6 +19,7 @@ UniqueFd accept_on(PollFd& listener, clock::time_point deadline, const std::stri
                    sockaddr_storage& ss, socklen_t& len) {
   PollFd::Use use(listener, Interest::readable, "accept", name);
   for (;;) {
+    listener.check_open("accept", name);
     len = sizeof ss;
     UniqueFd conn(::accept4(listener.fd(), reinterpret_cast<sockaddr*>(&ss), &len,
                             SOCK_NONBLOCK | SOCK_CLOEXEC));

@@ -47,6 +47,7 @@ class UdpSocket::Impl {
     const std::string& peer_name = to != nullptr ? to->to_string() : name;
     PollFd::Use use(fd, Interest::writable, op, peer_name);
     for (;;) {
+      fd.check_open(op, peer_name);
       const ssize_t r = to != nullptr
                             ? ::sendto(fd.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL,
                                        native(*to), static_cast<socklen_t>(to->native_size()))
@@ -66,6 +67,7 @@ class UdpSocket::Impl {
   Datagram recv(std::span<char> buf, clock::time_point deadline, const char* op) {
     PollFd::Use use(fd, Interest::readable, op, name);
     for (;;) {
+      fd.check_open(op, name);
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
       // MSG_TRUNC: r is the datagram's real length, so truncation can be reported.

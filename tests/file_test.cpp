@@ -95,6 +95,27 @@ TEST(File, WritesAndReadsBackARegularFile) {
   });
 }
 
+TEST(File, RegularFileDeadlinesAndCloseFromAnotherThread) {
+  Watchdog dog;
+  TempDir dir;
+  const auto path = dir.file("d.txt");
+  gofer::go_and_wait([&] {
+    auto out = gofer::File::open(path, gofer::open_mode::write);
+    out.set_write_deadline(std::chrono::steady_clock::now());
+    EXPECT_EQ(code_of([&] { out.write("x"); }), std::errc::timed_out);
+    out.set_deadline(gofer::Deadline::never());
+    out.write("one\ntwo\n", 5s);
+    out.close();
+    auto in = gofer::File::open(path);
+    in.set_read_deadline(std::chrono::steady_clock::now() - 1s);
+    EXPECT_EQ(code_of([&] { in.read_line(); }), std::errc::timed_out);  // at once, nothing lost
+    in.set_read_deadline(30s);
+    EXPECT_EQ(in.read_line(), "one");
+    std::thread([&] { in.close(); }).join();
+    EXPECT_EQ(code_of([&] { in.read_line(); }), gofer::errc::closed);
+  });
+}
+
 TEST(File, AppendAndCreateNewModes) {
   TempDir dir;
   const auto path = dir.file("b.txt");
