@@ -335,8 +335,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       n = std::min(n, readiness_write_max);
     }
     const char* p = bytes.data() + done;
-    const ssize_t r =
-        socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
+    const ssize_t r = socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
       continue;

@@ -3,7 +3,7 @@
 // FdStream is the engine under File, TcpStream and a Process's pipes. It owns the fd and a read
 // buffer, and picks one of three ways to wait, once, from what the fd is:
 //   - nonblocking: the fd is O_NONBLOCK (gofer set it): try the syscall, and on EAGAIN park
-//     the task in wait_fd() (the poller) until the fd is ready or the deadline passes;
+//     the task in PollFd::wait() (the poller) until the fd is ready or the deadline passes;
 //   - readiness: a pollable fd gofer must not switch to O_NONBLOCK because its open file
 //     description is shared with other processes (stdin, stdout, stderr): park until ready,
 //     then issue one read, or one write of at most 4 KiB, which the kernel then completes
@@ -32,12 +32,14 @@
 // Errors: std::system_error "gofer: <op> <name>: <strerror>"; a deadline passing gives
 // errc::timed_out; a line longer than max_line_length() gives errc::message_size; a closed
 // stream gives gofer::errc::closed; request_stop() gives gofer::cancelled. EOF is not an error.
+//
 // Deadlines and close (poll_fd.hpp): every call holds a PollFd::Use of the fd for its whole
 // length and parks through PollFd::wait, so the effective deadline of a call is the earliest of
 // its own and the stream's (set_deadline, per direction; a passed one fails calls at once), and
 // close() from any task or thread wakes parked calls (errc::closed) and closes the fd only once
-// every call has left. In offload mode, a call waiting for a disk job is not woken: it sees a
-// new deadline or the close when the job ends (or at the deadline it started with).
+// every call has left; a call looping over syscalls that never need to wait checks for a
+// close before each one. In offload mode, a call waiting for a disk job is not woken: it sees
+// a new deadline or the close when the job ends (or at the deadline it started with).
 // Thread-safety: one reading and one writing task may use an FdStream at once (read_* touch
 // the buffer and pending_read_, write_all only pending_write_; both park on the fd through
 // PollFd::wait, which serves both interests at once); otherwise one task at a time. It may move

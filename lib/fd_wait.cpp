@@ -34,8 +34,7 @@ void describe_fd(const WaitInfo& info, std::string& out) {
 
 }  // namespace
 
-FdWaiter::FdWaiter(int fd, Interest interest, const char* op,
-                   const std::string* subject) noexcept {
+FdWaiter::FdWaiter(int fd, Interest interest, const char* op, const std::string* subject) noexcept {
   waiter.info.describe = &describe_fd;
   waiter.info.what = op;
   waiter.info.subject = subject;
@@ -77,8 +76,8 @@ namespace {
 
 void wait_ready(int fd, detail::Interest interest, Deadline d, const char* op) {
   if (fd < 0) {
-    throw std::invalid_argument(std::string("gofer::") + op + ": invalid fd " +
-                                std::to_string(fd) + " (a file descriptor is >= 0)");
+    throw std::invalid_argument(std::string("gofer::") + op + ": invalid fd " + std::to_string(fd) +
+                                " (a file descriptor is >= 0)");
   }
   const std::string name = "fd " + std::to_string(fd);
   bool ready = false;

@@ -8,9 +8,10 @@
 // Invariants: (1) a socket that tasks park on lives in a PollFd (poll_fd.hpp; the FdStream's,
 // or the listener's), which is closed only once no call uses it, forgetting the poller
 // registration first; a connecting socket, which nobody else can see yet, waits through
-// wait_fd and is closed by its UniqueFd (a failed connect closes it after forget_fd). (2) every fd is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC,
-// accept4), so no call here ever blocks the thread and no fd leaks into a spawned process.
-// (3) an Impl outlives close(): it keeps the name for the EBADF message of a later call.
+// wait_fd and is closed by its UniqueFd (a failed connect closes it after forget_fd). (2) every fd
+// is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4), so no call
+// here ever blocks the thread and no fd leaks into a spawned process. (3) an Impl outlives close():
+// it keeps the name for the EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp.
 #include <fcntl.h>
@@ -261,7 +262,7 @@ class TcpListener::Impl {
   TcpStream accept(clock::time_point deadline) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    detail::UniqueFd conn = detail::accept_on(fd, deadline, name, ss, len);
+    detail::UniqueFd conn = detail::accept_socket(fd, deadline, name, ss, len);
     auto peer = SocketAddress::from_native(&ss, len).to_string();
     return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
   }

@@ -93,8 +93,7 @@ class PollFd {
   // object's deadline passes (throws errc::timed_out), or close() (errc::closed), or
   // request_stop() (gofer::cancelled). The caller holds a Use. std::system_error from the
   // poller (EPERM: a regular file) propagates. `op` is static text; `name` lives while parked.
-  void wait(Interest interest, clock::time_point deadline, const char* op,
-            const std::string& name);
+  void wait(Interest interest, clock::time_point deadline, const char* op, const std::string& name);
 
   // deadline / set_deadline: the object deadline of one direction (no_deadline: none).
   clock::time_point deadline(Interest dir) const noexcept {

@@ -15,13 +15,13 @@ UniqueFd open_socket(int family, int type, std::string_view op, const std::strin
   return fd;
 }
 
-UniqueFd accept_on(PollFd& listener, clock::time_point deadline, const std::string& name,
-                   sockaddr_storage& ss, socklen_t& len) {
+UniqueFd accept_socket(PollFd& listener, clock::time_point deadline, const std::string& name,
+                       sockaddr_storage& peer, socklen_t& len) {
   PollFd::Use use(listener, Interest::readable, "accept", name);
   for (;;) {
     listener.check_open("accept", name);
-    len = sizeof ss;
-    UniqueFd conn(::accept4(listener.fd(), reinterpret_cast<sockaddr*>(&ss), &len,
+    len = sizeof peer;
+    UniqueFd conn(::accept4(listener.fd(), reinterpret_cast<sockaddr*>(&peer), &len,
                             SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (conn) {
       return conn;

@@ -3,7 +3,7 @@
 //
 // Every socket is created non-blocking and close-on-exec. A socket that tasks park on lives in
 // a PollFd (poll_fd.hpp), which any task or thread may close or give deadlines.
-// Thread-safety: the functions are thread-safe. Blocking: accept_on() parks the calling task;
+// Thread-safety: the functions are thread-safe. Blocking: accept_socket() parks the calling task;
 // the others never block.
 #pragma once
 
@@ -35,11 +35,11 @@ inline const sockaddr* native(const SocketAddress& a) {
 UniqueFd open_socket(int family, int type, std::string_view op, const std::string& what);
 
 // accept_on: the next connection on the listening socket `listener` (named `name`), made
-// non-blocking and close-on-exec, with the peer's address in ss/len; parks until one arrives
+// non-blocking and close-on-exec, with the peer's address in peer/len; parks until one arrives
 // (PollFd::wait: the earliest of `deadline` and the listener's deadline; errc::closed when it
 // is closed). Connections that died in the queue are skipped. Throws std::system_error (EMFILE
 // says the connection stays queued).
-UniqueFd accept_on(PollFd& listener, clock::time_point deadline, const std::string& name,
-                   sockaddr_storage& ss, socklen_t& len);
+UniqueFd accept_socket(PollFd& listener, clock::time_point deadline, const std::string& name,
+                       sockaddr_storage& peer, socklen_t& len);
 
 }  // namespace gofer::detail

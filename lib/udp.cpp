@@ -107,8 +107,8 @@ UdpSocket::~UdpSocket() = default;
 
 UdpSocket UdpSocket::bind(const std::string& host, std::uint16_t port, Deadline d) {
   const std::string what = detail::host_port(host, port);
-  const auto addresses = detail::resolve(
-      "bind", host, port, {.socktype = SOCK_DGRAM, .passive = true}, d.time_point());
+  const auto addresses = detail::resolve("bind", host, port,
+                                         {.socktype = SOCK_DGRAM, .passive = true}, d.time_point());
   const SocketAddress& a = addresses.front();
   detail::UniqueFd fd = open_socket(family_of(a), SOCK_DGRAM, "bind", what);
   if (::bind(fd.get(), native(a), static_cast<socklen_t>(a.native_size())) != 0) {

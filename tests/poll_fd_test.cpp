@@ -260,13 +260,12 @@ std::string param_name(const testing::TestParamInfo<std::tuple<Op, Party>>& info
          parties[static_cast<int>(std::get<1>(info.param))];
 }
 
-INSTANTIATE_TEST_SUITE_P(PollFd, FromAnywhere,
-                         testing::Combine(testing::Values(Op::accept, Op::read, Op::write,
-                                                          Op::recv_from, Op::pipe_read),
-                                          testing::Values(Party::same_thread_task,
-                                                          Party::other_thread_task,
-                                                          Party::plain_thread)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(
+    PollFd, FromAnywhere,
+    testing::Combine(testing::Values(Op::accept, Op::read, Op::write, Op::recv_from, Op::pipe_read),
+                     testing::Values(Party::same_thread_task, Party::other_thread_task,
+                                     Party::plain_thread)),
+    param_name);
 
 TEST(PollFd, ALaterDeadlineSetWhileParkedExtendsTheWait) {
   Watchdog dog;
