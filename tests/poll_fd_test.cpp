@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -266,6 +267,34 @@ INSTANTIATE_TEST_SUITE_P(
                      testing::Values(Party::same_thread_task, Party::other_thread_task,
                                      Party::plain_thread)),
     param_name);
+
+TEST(PollFd, CloseWakesEveryTaskParkedOnTheObjectInBothDirections) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  auto listener = TcpListener::bind("127.0.0.1", 0);
+  std::vector<gofer::Task<std::error_code>> acceptors;
+  for (std::size_t i = 0; i < 4; ++i) {
+    acceptors.push_back(rt.go_on(i % 2, [&] { return code_of([&] { listener.accept(); }); }));
+  }
+  Pair p;
+  const int small = 16 * 1024;
+  ::setsockopt(p.client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ::setsockopt(p.server.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  auto reader = rt.go_on(0, [&] { return code_of([&] { p.client.read_line(); }); });
+  auto writer = rt.go_on(1, [&] {
+    return code_of([&] { p.client.write(std::string(4 << 20, 'x')); });
+  });
+  await_parked(p.client.fd());
+  std::thread([&] {
+    listener.close();
+    p.client.close();
+  }).join();
+  for (auto& a : acceptors) {
+    EXPECT_EQ(a.wait(), gofer::errc::closed);
+  }
+  EXPECT_EQ(reader.wait(), gofer::errc::closed);
+  EXPECT_EQ(writer.wait(), gofer::errc::closed);
+}
 
 TEST(PollFd, ALaterDeadlineSetWhileParkedExtendsTheWait) {
   Watchdog dog;
