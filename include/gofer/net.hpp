@@ -65,8 +65,9 @@
 // concurrently with a close. Any number of tasks may accept on one TcpListener at once, and
 // send and receive on one UdpSocket at once (each datagram goes and comes whole).
 // Blocking: accept, connect, the reads and the writes, send_to and recv_from may park the task
-// (on a plain thread, they run the thread's loop); nothing here blocks the OS thread except
-// close(2) itself.
+// (on a plain thread, they run the thread's loop); close() parks, not cancellably, while calls
+// it woke are still leaving the socket (they leave as soon as their tasks run); nothing here
+// blocks the OS thread except close(2) itself.
 #pragma once
 
 #include <array>
