@@ -19,7 +19,6 @@
 #include <gofer/time.hpp>
 
 #include "errno_error.hpp"
-#include "fd_wait.hpp"
 
 namespace gofer::detail {
 
@@ -87,17 +86,11 @@ bool is_disk(int fd) noexcept {
 
 }  // namespace
 
-void throw_timed_out(std::string_view op, std::string_view name) {
-  std::string what(name);
-  what += ": deadline passed";
-  throw_errno_value(ETIMEDOUT, op, what);
-}
-
 FdStream::FdStream(UniqueFd fd, std::string name, bool may_set_nonblocking, bool is_socket)
-    : fd_(std::move(fd)), name_(std::move(name)), socket_(is_socket) {
-  if (is_disk(fd_.get())) {
+    : name_(std::move(name)), pfd_(std::move(fd)), socket_(is_socket) {
+  if (is_disk(pfd_.fd())) {
     mode_ = io_mode::offload;
-  } else if (may_set_nonblocking && set_nonblocking(fd_.get())) {
+  } else if (may_set_nonblocking && set_nonblocking(pfd_.fd())) {
     mode_ = io_mode::nonblocking;
   } else {
     mode_ = io_mode::readiness;
@@ -109,27 +102,23 @@ FdStream::~FdStream() {
 }
 
 void FdStream::check_open(std::string_view op) const {
-  if (!fd_) {
-    throw_errno_value(EBADF, op, name_ + " (the stream is closed)");
+  if (!pfd_.is_open()) {
+    throw_closed(op, name_);
   }
 }
 
 void FdStream::close() noexcept {
-  // A job a deadline left running still uses the fd: let it finish first (invariant 2).
-  discard(pending_read_);
-  discard(pending_write_);
-  if (fd_ && mode_ != io_mode::offload) {
-    forget_fd(fd_.get());
-  }
-  fd_.reset();
-  buf_.clear();
+  pfd_.close([this]() noexcept {
+    // A job a deadline left running still uses the fd: let it finish first (invariant 2).
+    discard(pending_read_);
+    discard(pending_write_);
+    buf_.clear();
+  });
 }
 
 bool FdStream::await_fd(Interest interest, clock::time_point deadline, const char* op) {
   try {
-    if (!wait_fd(fd_.get(), interest, deadline, op, &name_)) {
-      throw_timed_out(op, name_);
-    }
+    pfd_.wait(interest, deadline, op, name_);
     return true;
   } catch (const std::system_error& e) {
     if (e.code().value() != EPERM || e.code().category() != std::system_category()) {
@@ -142,15 +131,16 @@ bool FdStream::await_fd(Interest interest, clock::time_point deadline, const cha
 
 std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
                                                  clock::time_point deadline) {
-  check_open("read");
+  const int fd = pfd_.fd();
   for (;;) {
     if (mode_ == io_mode::offload) {
       return std::nullopt;
     }
+    pfd_.check_open("read", name_);
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
-    const ssize_t r = socket_ ? ::recv(fd_.get(), out, n, 0) : ::read(fd_.get(), out, n);
+    const ssize_t r = socket_ ? ::recv(fd, out, n, 0) : ::read(fd, out, n);
     if (r >= 0) {
       return static_cast<std::size_t>(r);
     }
@@ -167,7 +157,7 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
 
 std::size_t FdStream::read_offloaded(std::size_t n, clock::time_point deadline) {
   if (!pending_read_) {
-    pending_read_.emplace(spawn_blocking([fd = fd_.get(), n, name = name_] {
+    pending_read_.emplace(spawn_blocking([fd = pfd_.fd(), n, name = name_] {
       std::string data(std::min(n, chunk_size), '\0');
       ssize_t r = 0;
       do {
@@ -183,7 +173,7 @@ std::size_t FdStream::read_offloaded(std::size_t n, clock::time_point deadline) 
   }
   // An earlier job may have read more than n (it was sized for another call): all of it goes
   // to the buffer.
-  auto got = settle(pending_read_, deadline);
+  auto got = settle(pending_read_, effective(deadline, Interest::readable));
   if (!got) {
     throw_timed_out("read", name_);
   }
@@ -211,7 +201,11 @@ bool FdStream::fill(clock::time_point deadline, std::size_t most) {
 }
 
 std::size_t FdStream::read_some(char* out, std::size_t n, clock::time_point deadline) {
-  check_open("read");
+  PollFd::Use use(pfd_, Interest::readable, "read", name_);
+  return take_some(out, n, deadline);
+}
+
+std::size_t FdStream::take_some(char* out, std::size_t n, clock::time_point deadline) {
   if (n == 0) {
     return 0;
   }
@@ -230,10 +224,11 @@ std::size_t FdStream::read_some(char* out, std::size_t n, clock::time_point dead
 }
 
 std::size_t FdStream::read_exact(char* out, std::size_t n, clock::time_point deadline) {
+  PollFd::Use use(pfd_, Interest::readable, "read", name_);
   std::size_t done = 0;
   try {
     while (done < n) {
-      const std::size_t k = read_some(out + done, n - done, deadline);
+      const std::size_t k = take_some(out + done, n - done, deadline);
       if (k == 0) {
         break;
       }
@@ -274,7 +269,7 @@ void FdStream::throw_line_too_long() const {
 }
 
 std::optional<std::string> FdStream::read_line(clock::time_point deadline) {
-  check_open("read_line");
+  PollFd::Use use(pfd_, Interest::readable, "read_line", name_);
   std::size_t scanned = 0;
   for (;;) {
     const std::size_t held = buf_.size();
@@ -313,23 +308,25 @@ std::optional<std::string> FdStream::read_line(clock::time_point deadline) {
 }
 
 std::string FdStream::read_all(clock::time_point deadline) {
-  check_open("read_all");
+  PollFd::Use use(pfd_, Interest::readable, "read_all", name_);
   while (fill(deadline, SIZE_MAX)) {
   }
   return buf_.take(buf_.size());
 }
 
 void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
-  check_open("write");
-  if (pending_write_ && !settle(pending_write_, deadline)) {
+  PollFd::Use use(pfd_, Interest::writable, "write", name_);
+  if (pending_write_ && !settle(pending_write_, effective(deadline, Interest::writable))) {
     throw_timed_out("write", name_);
   }
+  const int fd = pfd_.fd();
   std::size_t done = 0;
   while (done < bytes.size()) {
     if (mode_ == io_mode::offload) {
       write_offloaded(bytes.substr(done), deadline);
       return;
     }
+    pfd_.check_open("write", name_);
     std::size_t n = bytes.size() - done;
     if (mode_ == io_mode::readiness) {
       if (!await_fd(Interest::writable, deadline, "write")) {
@@ -338,8 +335,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       n = std::min(n, readiness_write_max);
     }
     const char* p = bytes.data() + done;
-    const ssize_t r =
-        socket_ ? ::send(fd_.get(), p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd_.get(), p, n);
+    const ssize_t r = socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
       continue;
@@ -356,7 +352,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
 }
 
 void FdStream::write_offloaded(std::string_view bytes, clock::time_point deadline) {
-  pending_write_.emplace(spawn_blocking([fd = fd_.get(), data = std::string(bytes), name = name_] {
+  pending_write_.emplace(spawn_blocking([fd = pfd_.fd(), data = std::string(bytes), name = name_] {
     std::size_t done = 0;
     while (done < data.size()) {
       const ssize_t r = write_no_sigpipe(fd, data.data() + done, data.size() - done);
@@ -369,7 +365,7 @@ void FdStream::write_offloaded(std::string_view bytes, clock::time_point deadlin
       done += static_cast<std::size_t>(r);
     }
   }));
-  if (!settle(pending_write_, deadline)) {
+  if (!settle(pending_write_, effective(deadline, Interest::writable))) {
     throw_timed_out("write", name_);  // the write goes on; the next call or close() settles it
   }
 }

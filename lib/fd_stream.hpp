@@ -3,7 +3,7 @@
 // FdStream is the engine under File, TcpStream and a Process's pipes. It owns the fd and a read
 // buffer, and picks one of three ways to wait, once, from what the fd is:
 //   - nonblocking: the fd is O_NONBLOCK (gofer set it): try the syscall, and on EAGAIN park
-//     the task in wait_fd() (the poller) until the fd is ready or the deadline passes;
+//     the task in PollFd::wait() (the poller) until the fd is ready or the deadline passes;
 //   - readiness: a pollable fd gofer must not switch to O_NONBLOCK because its open file
 //     description is shared with other processes (stdin, stdout, stderr): park until ready,
 //     then issue one read, or one write of at most 4 KiB, which the kernel then completes
@@ -30,17 +30,27 @@
 // consume the one it caused, so EPIPE arrives as std::system_error.
 //
 // Errors: std::system_error "gofer: <op> <name>: <strerror>"; a deadline passing gives
-// errc::timed_out; a line longer than max_line_length() gives errc::message_size;
-// request_stop() gives gofer::cancelled. EOF is not an error.
+// errc::timed_out; a line longer than max_line_length() gives errc::message_size; a closed
+// stream gives gofer::errc::closed; request_stop() gives gofer::cancelled. EOF is not an error.
+//
+// Deadlines and close (poll_fd.hpp): every call holds a PollFd::Use of the fd for its whole
+// length and parks through PollFd::wait, so the effective deadline of a call is the earliest of
+// its own and the stream's (set_deadline, per direction; a passed one fails calls at once), and
+// close() from any task or thread wakes parked calls (errc::closed) and closes the fd only once
+// every call has left; a call looping over syscalls that never need to wait checks for a
+// close before each one. In offload mode, a call waiting for a disk job is not woken: it sees
+// a new deadline or the close when the job ends (or at the deadline it started with).
 // Thread-safety: one reading and one writing task may use an FdStream at once (read_* touch
 // the buffer and pending_read_, write_all only pending_write_; both park on the fd through
-// wait_fd, which serves both interests at once); otherwise one task at a time. It may move
-// between threads. close() must not run on another thread than a read or a write of the
-// stream; a task of the closing thread parked in one is woken, and its call throws EBADF.
+// PollFd::wait, which serves both interests at once); otherwise one task at a time. It may move
+// between threads. close(), set_deadline() and is_open() may run on any task or thread at any
+// time, also while other threads read and write; once close() returns no call runs on the
+// stream any more (it may then be destroyed). The other accessors are for the owning task.
 // Blocking: every call may park the calling task (never its thread); close() may park until
-// an offloaded job the fd is lent to finishes.
+// the calls it woke have left and an offloaded job the fd is lent to finishes.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -50,6 +60,7 @@
 #include <gofer/task.hpp>
 
 #include "fd.hpp"
+#include "poll_fd.hpp"
 #include "poller.hpp"
 #include "read_buffer.hpp"
 
@@ -71,10 +82,10 @@ class FdStream {
   FdStream(const FdStream&) = delete;
   FdStream& operator=(const FdStream&) = delete;
 
-  int fd() const noexcept { return fd_.get(); }
+  int fd() const noexcept { return pfd_.fd(); }
   const std::string& name() const noexcept { return name_; }
   io_mode mode() const noexcept { return mode_; }
-  bool is_open() const noexcept { return static_cast<bool>(fd_); }
+  bool is_open() const noexcept { return pfd_.is_open(); }
   // buffered: bytes received but not yet returned to the caller.
   std::size_t buffered() const noexcept { return buf_.size(); }
   // buffer_capacity: the bytes the read buffer holds memory for (0 when drained).
@@ -100,15 +111,32 @@ class FdStream {
   std::string read_all(clock::time_point deadline);
   // write_all: writes every byte or throws. On a timeout a prefix may have been written.
   void write_all(std::string_view bytes, clock::time_point deadline);
-  // close: settles offloaded jobs, then closes the fd and drops buffered bytes. Idempotent.
+  // set_deadline: the stream's deadline for reads (Interest::readable) or writes; wakes the
+  // calls parked in that direction to wait again until it (no_deadline: none).
+  void set_deadline(Interest dir, clock::time_point tp) noexcept { pfd_.set_deadline(dir, tp); }
+  // close: wakes parked calls (errc::closed), waits for every call to leave, settles offloaded
+  // jobs, then closes the fd and drops buffered bytes. Idempotent; from any task or thread.
   void close() noexcept;
-  // check_open: throws std::system_error(EBADF) naming op when the stream was closed.
+  // check_open: throws std::system_error(errc::closed) naming op when the stream was closed.
   void check_open(std::string_view op) const;
+  // with_fd: f(fd) while holding the fd open (a PollFd::Use), for a call that never waits
+  // (shutdown, setsockopt); throws errc::closed naming op when the stream is closed.
+  template <class F>
+  auto with_fd(std::string_view op, F f) {
+    PollFd::Use use(pfd_, op, name_);
+    return f(pfd_.fd());
+  }
 
  private:
   // fill: appends between 1 and `most` (>= 1) bytes to buf_ (an offloaded read may add up
   // to 64 KiB), growing it by at most as much as it holds; false at EOF.
   bool fill(clock::time_point deadline, std::size_t most);
+  // take_some: read_some's body (the caller holds a Use).
+  std::size_t take_some(char* out, std::size_t n, clock::time_point deadline);
+  // effective: the earliest of a call's deadline and the stream's for dir.
+  clock::time_point effective(clock::time_point deadline, Interest dir) const noexcept {
+    return std::min(deadline, pfd_.deadline(dir));
+  }
   // read_polled: one read of at most n bytes into out, waiting as the mode says; 0 at EOF;
   // nullopt when the stream is (or has just switched to) offload mode: nothing was read and
   // the caller must use read_offloaded.
@@ -124,8 +152,8 @@ class FdStream {
   // Returns false when the fd cannot be polled (the stream then switched to offload mode).
   bool await_fd(Interest interest, clock::time_point deadline, const char* op);
 
-  UniqueFd fd_;
   std::string name_;
+  PollFd pfd_;
   io_mode mode_ = io_mode::nonblocking;
   bool socket_ = false;
   ReadBuffer buf_;
@@ -133,8 +161,5 @@ class FdStream {
   std::optional<Task<std::string>> pending_read_;
   std::optional<Task<void>> pending_write_;
 };
-
-// throw_timed_out: std::system_error(ETIMEDOUT) "gofer: <op> <name>: Connection timed out".
-[[noreturn]] void throw_timed_out(std::string_view op, std::string_view name);
 
 }  // namespace gofer::detail

@@ -8,6 +8,10 @@
 // after a wake-up, so waiting on a socket again costs one epoll_ctl; forget_fd() drops it
 // before the fd is closed (poller.hpp).
 //
+// FdWaiter is the watch and Waiter pair wait_fd parks on; PollFd (poll_fd.hpp) uses it too,
+// linking the same Waiter into its own queue, so a close() or set_deadline() on any thread can
+// claim it as well.
+//
 // Blocks: parks the calling task (on a plain thread, runs the thread's loop). Thread-safety:
 // any number of tasks may wait on one fd, for either interest, from any threads; all that
 // wait for one interest on one thread wake together.
@@ -21,6 +25,15 @@
 #include "poller.hpp"
 
 namespace gofer::detail {
+
+// FdWaiter: the poller's callback that completes the parked Waiter with (fired, index 0);
+// `op` and `subject` as for wait_fd. Lives on the waiting task's stack.
+struct FdWaiter final : FdWatch {
+  FdWaiter(int fd, Interest interest, const char* op, const std::string* subject) noexcept;
+  void ready(std::uint32_t) noexcept override;
+
+  Waiter waiter;
+};
 
 // wait_fd: true when fd is ready for `interest`, false at the deadline; throws
 // gofer::cancelled when the task is stopped, std::system_error when the fd cannot be polled

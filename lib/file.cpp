@@ -82,12 +82,6 @@ const std::string& File::name() const noexcept {
   return s_ != nullptr ? s_->name() : none;
 }
 
-void File::close() noexcept {
-  if (s_ != nullptr) {
-    s_->close();
-  }
-}
-
 // The standard Files live until exit and are never destroyed: other code may still print
 // from static destructors, and a File's destructor may need the blocking pool.
 File& stdin_file() {

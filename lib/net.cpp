@@ -5,11 +5,13 @@
 // timeouts; its writes use send(MSG_NOSIGNAL)). FdStream lets one reading and one writing task
 // use it at once: the poller serves a reader and a writer parked on one fd together.
 //
-// Invariants: (1) a registration outlives the wait that made it (fd_wait.hpp), so every fd here
-// is closed through close_fd(), which forgets it first, or by FdStream::close(), which does the
-// same. (2) every fd is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC,
-// accept4), so no call here ever blocks the thread and no fd leaks into a spawned process.
-// (3) an Impl outlives close(): it keeps the name for the EBADF message of a later call.
+// Invariants: (1) a socket that tasks park on lives in a PollFd (poll_fd.hpp; the FdStream's,
+// or the listener's), which is closed only once no call uses it, forgetting the poller
+// registration first; a connecting socket, which nobody else can see yet, waits through
+// wait_fd and is closed by its UniqueFd (a failed connect closes it after forget_fd). (2) every fd
+// is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4), so no call
+// here ever blocks the thread and no fd leaks into a spawned process. (3) an Impl outlives close():
+// it keeps the name for the EBADF message of a later call.
 //
 // Thread-safety and blocking: as in net.hpp.
 #include <fcntl.h>
@@ -36,9 +38,7 @@
 
 namespace gofer {
 
-using detail::after;
 using detail::clock;
-using detail::close_fd;
 using detail::family_of;
 using detail::native;
 using detail::open_socket;
@@ -58,7 +58,8 @@ detail::UniqueFd connect_one(const SocketAddress& to, clock::time_point deadline
   err = detail::connect_socket(fd.get(), native(to), static_cast<socklen_t>(to.native_size()),
                                deadline, what);
   if (err != 0) {
-    close_fd(fd);
+    detail::forget_fd(fd.get());
+    fd.reset();
   }
   return fd;
 }
@@ -82,13 +83,8 @@ TcpStream::TcpStream(TcpStream&&) noexcept = default;
 TcpStream& TcpStream::operator=(TcpStream&&) noexcept = default;
 TcpStream::~TcpStream() = default;
 
-TcpStream TcpStream::connect(const std::string& host, std::uint16_t port) {
-  return connect(host, port, std::chrono::nanoseconds::max());
-}
-
-TcpStream TcpStream::connect(const std::string& host, std::uint16_t port,
-                             std::chrono::nanoseconds timeout) {
-  const auto deadline = after(timeout);
+TcpStream TcpStream::connect(const std::string& host, std::uint16_t port, Deadline d) {
+  const auto deadline = d.time_point();
   const std::string what = detail::host_port(host, port);
   const auto addresses =
       detail::resolve("connect", host, port, {.socktype = SOCK_STREAM}, deadline);
@@ -101,17 +97,13 @@ TcpStream TcpStream::connect(const std::string& host, std::uint16_t port,
   detail::throw_errno_value(err, "connect", what);
 }
 
-TcpStream TcpStream::connect(const SocketAddress& to) {
-  return connect(to, std::chrono::nanoseconds::max());
-}
-
-TcpStream TcpStream::connect(const SocketAddress& to, std::chrono::nanoseconds timeout) {
+TcpStream TcpStream::connect(const SocketAddress& to, Deadline d) {
   if (to.empty()) {
     throw std::invalid_argument("gofer::TcpStream::connect: empty SocketAddress");
   }
   const std::string what = to.to_string();
   int err = 0;
-  auto fd = connect_one(to, after(timeout), what, err);
+  auto fd = connect_one(to, d.time_point(), what, err);
   if (!fd) {
     detail::throw_errno_value(err, "connect", what);
   }
@@ -131,61 +123,52 @@ detail::FdStream* TcpStream::stream_if_any() const noexcept {
 
 void TcpStream::shutdown(shutdown_how how) {
   auto& s = impl("shutdown").stream;
-  s.check_open("shutdown");
-  detail::shutdown_socket(s.fd(), how, s.name());
+  s.with_fd("shutdown", [&](int fd) { detail::shutdown_socket(fd, how, s.name()); });
 }
 
 void TcpStream::set_nodelay(bool on) {
   auto& s = impl("set_nodelay").stream;
-  s.check_open("set_nodelay");
   const int v = on ? 1 : 0;
-  if (::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
-    detail::throw_errno("set_nodelay", s.name());
-  }
+  s.with_fd("set_nodelay", [&](int fd) {
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+      detail::throw_errno("set_nodelay", s.name());
+    }
+  });
 }
 
 SocketAddress TcpStream::peer_address() const {
   auto& s = impl("peer_address").stream;
-  s.check_open("peer_address");
-  return detail::peer_address_of(s.fd(), "peer_address", s.name());
+  return s.with_fd("peer_address",
+                   [&](int fd) { return detail::peer_address_of(fd, "peer_address", s.name()); });
 }
 
 SocketAddress TcpStream::local_address() const {
   auto& s = impl("local_address").stream;
-  s.check_open("local_address");
-  return detail::local_address_of(s.fd(), "local_address", s.name());
-}
-
-void TcpStream::close() noexcept {
-  if (impl_ != nullptr) {
-    impl_->stream.close();
-  }
+  return s.with_fd("local_address",
+                   [&](int fd) { return detail::local_address_of(fd, "local_address", s.name()); });
 }
 
 // ---- TcpListener ----
 
 class TcpListener::Impl {
  public:
-  Impl() = default;
-  ~Impl() { close_fd(fd); }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+  Impl(detail::UniqueFd listening, std::string bound)
+      : name(std::move(bound)), fd(std::move(listening)) {}
 
-  // check_open: throws EBADF naming op once the listener is closed.
+  // check_open: throws errc::closed naming op once the listener is closed.
   void check_open(std::string_view op) const {
-    if (!fd) {
-      detail::throw_errno_value(EBADF, op, name + " (the listener is closed)");
+    if (!fd.is_open()) {
+      detail::throw_closed(op, name);
     }
   }
 
-  detail::UniqueFd fd;
   std::string name;  // the bound address, "127.0.0.1:8080"
+  detail::PollFd fd;
 
   TcpStream accept(clock::time_point deadline) {
-    check_open("accept");
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    detail::UniqueFd conn = detail::accept_socket(fd.get(), deadline, name, ss, len);
+    socklen_t len = sizeof ss;
+    detail::UniqueFd conn = detail::accept_socket(fd, deadline, name, ss, len);
     auto peer = SocketAddress::from_native(&ss, len).to_string();
     return TcpStream(std::make_unique<TcpStream::Impl>(std::move(conn), std::move(peer)));
   }
@@ -197,11 +180,11 @@ TcpListener& TcpListener::operator=(TcpListener&&) noexcept = default;
 TcpListener::~TcpListener() = default;
 
 TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
-                              std::optional<int> backlog) {
+                              std::optional<int> backlog, Deadline d) {
   const int queue = detail::listen_backlog(backlog, "gofer::TcpListener::bind");
   const std::string what = detail::host_port(host, port);
   const auto addresses = detail::resolve(
-      "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, detail::no_deadline);
+      "bind", host, port, {.socktype = SOCK_STREAM, .passive = true}, d.time_point());
   const SocketAddress& a = addresses.front();
   detail::UniqueFd fd = open_socket(family_of(a), SOCK_STREAM, "bind", what);
   const int one = 1;
@@ -215,9 +198,8 @@ TcpListener TcpListener::bind(const std::string& host, std::uint16_t port,
     detail::throw_errno("listen", what);
   }
   TcpListener l;
-  l.impl_ = std::make_unique<Impl>();
-  l.impl_->name = detail::local_address_of(fd.get(), "bind", what).to_string();
-  l.impl_->fd = std::move(fd);
+  std::string bound = detail::local_address_of(fd.get(), "bind", what).to_string();
+  l.impl_ = std::make_unique<Impl>(std::move(fd), std::move(bound));
   return l;
 }
 
@@ -228,36 +210,39 @@ TcpListener::Impl& TcpListener::impl(const char* op) const {
   return *impl_;
 }
 
-TcpStream TcpListener::accept() {
-  return impl("accept").accept(detail::no_deadline);
+TcpStream TcpListener::accept(Deadline d) {
+  return impl("accept").accept(d.time_point());
 }
-TcpStream TcpListener::accept(std::chrono::nanoseconds timeout) {
-  return impl("accept").accept(after(timeout));
+
+void TcpListener::set_deadline(Deadline d) {
+  auto& im = impl("set_deadline");
+  im.check_open("set_deadline");
+  im.fd.set_deadline(detail::Interest::readable, d.time_point());
 }
 
 bool TcpListener::is_open() const noexcept {
-  return impl_ != nullptr && static_cast<bool>(impl_->fd);
+  return impl_ != nullptr && impl_->fd.is_open();
 }
 
 int TcpListener::fd() const noexcept {
-  return impl_ != nullptr ? impl_->fd.get() : -1;
+  return impl_ != nullptr ? impl_->fd.fd() : -1;
 }
 
 std::uint16_t TcpListener::local_port() const {
   auto& im = impl("local_port");
   im.check_open("local_port");
-  return detail::local_address_of(im.fd.get(), "local_port", im.name).port();
+  return detail::local_address_of(im.fd.fd(), "local_port", im.name).port();
 }
 
 SocketAddress TcpListener::local_address() const {
   auto& im = impl("local_address");
   im.check_open("local_address");
-  return detail::local_address_of(im.fd.get(), "local_address", im.name);
+  return detail::local_address_of(im.fd.fd(), "local_address", im.name);
 }
 
 void TcpListener::close() noexcept {
   if (impl_ != nullptr) {
-    close_fd(impl_->fd);
+    impl_->fd.close();
   }
 }
 

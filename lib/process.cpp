@@ -220,13 +220,13 @@ bool Process::reap() {
   return true;
 }
 
-std::optional<int> Process::wait_until(std::chrono::steady_clock::time_point deadline) {
+std::optional<int> Process::wait(Deadline d) {
   if (pid_ <= 0) {
     throw std::logic_error("gofer::Process::wait: empty or moved-from Process");
   }
   const std::string child = "child " + name_ + " (pid " + std::to_string(pid_) + ")";  // dumps
   while (!exit_code_ && !reap()) {
-    if (!detail::wait_fd(pidfd_, detail::Interest::readable, deadline, "wait for exit of",
+    if (!detail::wait_fd(pidfd_, detail::Interest::readable, d.time_point(), "wait for exit of",
                          &child)) {
       reap();
       break;
@@ -236,11 +236,7 @@ std::optional<int> Process::wait_until(std::chrono::steady_clock::time_point dea
 }
 
 int Process::wait() {
-  return *wait_until(detail::no_deadline);
-}
-
-std::optional<int> Process::wait_for(std::chrono::nanoseconds timeout) {
-  return wait_until(detail::deadline_after(timeout));
+  return *wait(Deadline::never());
 }
 
 void Process::kill(int sig) {
@@ -290,11 +286,10 @@ void finish(Task<void>& t, detail::clock::time_point deadline) noexcept {
 }  // namespace
 
 RunResult run(const std::vector<std::string>& argv, ProcessOptions options) {
-  return run(argv, std::chrono::nanoseconds::max(), std::move(options));
+  return run(argv, Deadline::never(), std::move(options));
 }
 
-RunResult run(const std::vector<std::string>& argv, std::chrono::nanoseconds timeout,
-              ProcessOptions options) {
+RunResult run(const std::vector<std::string>& argv, Deadline d, ProcessOptions options) {
   if (options.stdin_mode == stdio::inherit) {
     options.stdin_mode = stdio::null;
   }
@@ -302,7 +297,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::nanoseconds tim
   options.stderr_mode = stdio::pipe;
   auto p = Process::spawn(argv, options);
   p.in().close();
-  const auto deadline = detail::deadline_after(timeout);
+  const auto deadline = d.time_point();
   RunResult result;
   auto out = collect(p.out(), result.out);
   auto err = collect(p.err(), result.err);
@@ -312,11 +307,11 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::nanoseconds tim
   };
   std::optional<int> code;
   try {
-    code = p.wait_until(deadline);
+    code = p.wait(d);
     if (!code) {
       result.timed_out = true;
       p.kill();
-      code = p.wait_until(detail::no_deadline);
+      code = p.wait();
     }
   } catch (...) {
     p.kill();  // cancelled (or failed): neither the child nor the collectors outlive run()

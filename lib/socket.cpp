@@ -23,13 +23,6 @@ UniqueFd open_socket(int family, int type, std::string_view op, const std::strin
   return fd;
 }
 
-void close_fd(UniqueFd& fd) noexcept {
-  if (fd) {
-    forget_fd(fd.get());
-    fd.reset();
-  }
-}
-
 int connect_socket(int fd, const sockaddr* to, socklen_t len, clock::time_point deadline,
                    const std::string& what) {
   if (::connect(fd, to, len) == 0) {
@@ -39,7 +32,9 @@ int connect_socket(int fd, const sockaddr* to, socklen_t len, clock::time_point 
   if (errno != EINPROGRESS && errno != EINTR) {
     return errno;
   }
-  park(fd, Interest::writable, deadline, "connect", what);
+  if (!wait_fd(fd, Interest::writable, deadline, "connect", &what)) {
+    throw_timed_out("connect", what);
+  }
   int so_error = 0;
   socklen_t size = sizeof so_error;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &size) != 0) {
@@ -79,18 +74,20 @@ int listen_backlog(std::optional<int> backlog, std::string_view who) {
   return backlog.value_or(max_backlog());
 }
 
-UniqueFd accept_socket(int fd, clock::time_point deadline, const std::string& name,
+UniqueFd accept_socket(PollFd& listener, clock::time_point deadline, const std::string& name,
                        sockaddr_storage& peer, socklen_t& len) {
+  PollFd::Use use(listener, Interest::readable, "accept", name);
   for (;;) {
+    listener.check_open("accept", name);
     len = sizeof peer;
-    UniqueFd conn(
-        ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd conn(::accept4(listener.fd(), reinterpret_cast<sockaddr*>(&peer), &len,
+                            SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (conn) {
       return conn;
     }
     switch (errno) {
       case EAGAIN:
-        park(fd, Interest::readable, deadline, "accept", name);
+        listener.wait(Interest::readable, deadline, "accept", name);
         break;
       // The connection died in the queue, or (accept(2), "Error handling") a network error
       // already pending on it: that connection is gone; the next one may be fine.
@@ -122,13 +119,6 @@ void shutdown_socket(int fd, shutdown_how how, const std::string& name) {
                                                 : SHUT_RDWR;
   if (::shutdown(fd, mode) != 0) {
     throw_errno("shutdown", name);
-  }
-}
-
-void park(int fd, Interest interest, clock::time_point deadline, const char* op,
-          const std::string& name) {
-  if (!wait_fd(fd, interest, deadline, op, &name)) {
-    throw_timed_out(op, name);
   }
 }
 

@@ -102,6 +102,35 @@ void StreamIo<Derived>::write(std::string_view bytes, Deadline d) {
   stream("write").write_all(bytes, d.time_point());
 }
 
+template <class Derived>
+void StreamIo<Derived>::set_read_deadline(Deadline d) {
+  auto& s = stream("set_read_deadline");
+  s.check_open("set_read_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+}
+
+template <class Derived>
+void StreamIo<Derived>::set_write_deadline(Deadline d) {
+  auto& s = stream("set_write_deadline");
+  s.check_open("set_write_deadline");
+  s.set_deadline(detail::Interest::writable, d.time_point());
+}
+
+template <class Derived>
+void StreamIo<Derived>::set_deadline(Deadline d) {
+  auto& s = stream("set_deadline");
+  s.check_open("set_deadline");
+  s.set_deadline(detail::Interest::readable, d.time_point());
+  s.set_deadline(detail::Interest::writable, d.time_point());
+}
+
+template <class Derived>
+void StreamIo<Derived>::close() noexcept {
+  if (detail::FdStream* s = static_cast<const Derived&>(*this).stream_if_any()) {
+    s->close();
+  }
+}
+
 template class StreamIo<File>;
 template class StreamIo<TcpStream>;
 template class StreamIo<UnixStream>;

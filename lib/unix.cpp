@@ -1,10 +1,13 @@
-// unix.cpp: UnixStream and UnixListener (see unix.hpp) on FdStream and the socket helpers.
+// unix.cpp: UnixStream and UnixListener (see unix.hpp) on FdStream, PollFd and the socket
+// helpers.
 //
-// Invariants: (1) every fd is created non-blocking and close-on-exec and closed through
-// close_fd() or FdStream::close(), which forget its poller registration first; (2) a listener's
-// unlink_ is set only when its own bind() created the socket file, and cleared by the close()
-// that unlinks it, so a file is unlinked at most once and a file someone else created never;
-// (3) an Impl outlives close(): it keeps the path for the EBADF message of a later call.
+// Invariants: (1) every fd is created non-blocking and close-on-exec; a connected one lives in
+// an FdStream, a listening one in a PollFd, which close it once no call uses it any more,
+// forgetting its poller registration first (a connect that fails forgets it itself); (2) a
+// listener's unlink_ is set only when its own bind() created the socket file, and the file is
+// unlinked by the one close() that PollFd lets through, so a file is unlinked at most once and
+// a file someone else created never; (3) an Impl outlives close(): it keeps the path for the
+// errc::closed message of a later call.
 //
 // Thread-safety and blocking: as in unix.hpp.
 #include <sys/socket.h>
@@ -23,6 +26,8 @@
 #include "errno_error.hpp"
 #include "fd.hpp"
 #include "fd_stream.hpp"
+#include "fd_wait.hpp"
+#include "poll_fd.hpp"
 #include "socket.hpp"
 
 namespace gofer {
@@ -130,7 +135,8 @@ UnixStream UnixStream::connect(const std::string& path, Deadline d) {
   const int err = detail::connect_socket(fd.get(), reinterpret_cast<const sockaddr*>(&a.sa), a.len,
                                          d.time_point(), what);
   if (err != 0) {
-    detail::close_fd(fd);
+    detail::forget_fd(fd.get());
+    fd.reset();
     detail::throw_errno_value(err, "connect", what);
   }
   return UnixStream(make_stream(std::move(fd), what));
@@ -138,54 +144,52 @@ UnixStream UnixStream::connect(const std::string& path, Deadline d) {
 
 void UnixStream::shutdown(shutdown_how how) {
   auto& s = stream("shutdown");
-  s.check_open("shutdown");
-  detail::shutdown_socket(s.fd(), how, s.name());
+  s.with_fd("shutdown", [&](int fd) { detail::shutdown_socket(fd, how, s.name()); });
 }
 
 std::string UnixStream::local_path() const {
   auto& s = stream("local_path");
-  s.check_open("local_path");
-  return socket_path(s.fd(), true, "local_path", s.name());
+  return s.with_fd("local_path",
+                   [&](int fd) { return socket_path(fd, true, "local_path", s.name()); });
 }
 
 std::string UnixStream::peer_path() const {
   auto& s = stream("peer_path");
-  s.check_open("peer_path");
-  return socket_path(s.fd(), false, "peer_path", s.name());
-}
-
-void UnixStream::close() noexcept {
-  if (s_ != nullptr) {
-    s_->close();
-  }
+  return s.with_fd("peer_path",
+                   [&](int fd) { return socket_path(fd, false, "peer_path", s.name()); });
 }
 
 // ---- UnixListener ----
 
 class UnixListener::Impl {
  public:
-  Impl() = default;
+  Impl(detail::UniqueFd listening, std::string path, bool owns_file)
+      : name(std::move(path)), fd(std::move(listening)), unlink_(owns_file) {}
   ~Impl() { close(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
+  // check_open: throws errc::closed naming op once the listener is closed.
   void check_open(std::string_view op) const {
-    if (!fd) {
-      detail::throw_errno_value(EBADF, op, name + " (the listener is closed)");
+    if (!fd.is_open()) {
+      detail::throw_closed(op, name);
     }
   }
 
+  // close: PollFd::close runs its callback for the first caller only (invariant 2).
   void close() noexcept {
-    detail::close_fd(fd);
-    if (unlink) {
-      ::unlink(name.c_str());
-      unlink = false;
-    }
+    fd.close([this] {
+      if (unlink_) {
+        ::unlink(name.c_str());
+      }
+    });
   }
 
-  detail::UniqueFd fd;
-  std::string name;     // the path, abstract names as "@name"
-  bool unlink = false;  // close() removes the socket file (invariant 2)
+  std::string name;  // the path, abstract names as "@name"
+  detail::PollFd fd;
+
+ private:
+  bool unlink_;  // close() removes the socket file bind created
 };
 
 UnixListener::UnixListener() noexcept = default;
@@ -197,14 +201,14 @@ UnixListener UnixListener::bind(const std::string& path, std::optional<int> back
   const char* who = "gofer::UnixListener::bind";
   const int queue = detail::listen_backlog(backlog, who);
   const UnixAddress a = unix_address(path, who);
-  auto im = std::make_unique<Impl>();
-  im->name = printable(path);
-  im->fd = detail::open_socket(AF_UNIX, SOCK_STREAM, "bind", im->name);
-  if (::bind(im->fd.get(), reinterpret_cast<const sockaddr*>(&a.sa), a.len) != 0) {
-    detail::throw_errno("bind", im->name);
+  std::string name = printable(path);
+  detail::UniqueFd fd = detail::open_socket(AF_UNIX, SOCK_STREAM, "bind", name);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a.sa), a.len) != 0) {
+    detail::throw_errno("bind", name);
   }
-  im->unlink = !a.abstract;  // from here on the file is ours: a failing listen removes it
-  if (::listen(im->fd.get(), queue) != 0) {
+  // From here on the socket file is ours: the Impl, or a failing listen, removes it.
+  auto im = std::make_unique<Impl>(std::move(fd), std::move(name), !a.abstract);
+  if (::listen(im->fd.fd(), queue) != 0) {
     detail::throw_errno("listen", im->name);
   }
   UnixListener l;
@@ -221,19 +225,24 @@ UnixListener::Impl& UnixListener::impl(const char* op) const {
 
 UnixStream UnixListener::accept(Deadline d) {
   auto& im = impl("accept");
-  im.check_open("accept");
   sockaddr_storage peer{};
-  socklen_t len = 0;
-  detail::UniqueFd conn = detail::accept_socket(im.fd.get(), d.time_point(), im.name, peer, len);
+  socklen_t len = sizeof peer;
+  detail::UniqueFd conn = detail::accept_socket(im.fd, d.time_point(), im.name, peer, len);
   return UnixStream(make_stream(std::move(conn), im.name));
 }
 
+void UnixListener::set_deadline(Deadline d) {
+  auto& im = impl("set_deadline");
+  im.check_open("set_deadline");
+  im.fd.set_deadline(detail::Interest::readable, d.time_point());
+}
+
 bool UnixListener::is_open() const noexcept {
-  return impl_ != nullptr && static_cast<bool>(impl_->fd);
+  return impl_ != nullptr && impl_->fd.is_open();
 }
 
 int UnixListener::fd() const noexcept {
-  return impl_ != nullptr ? impl_->fd.get() : -1;
+  return impl_ != nullptr ? impl_->fd.fd() : -1;
 }
 
 std::string UnixListener::local_path() const {

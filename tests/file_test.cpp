@@ -45,6 +45,16 @@ int error_of(const std::function<void()>& f) {
   return 0;
 }
 
+// code_of: the error code a call throws as std::system_error (empty if it throws none).
+std::error_code code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+  return {};
+}
+
 }  // namespace
 
 TEST(File, OpenOfAMissingPathNamesIt) {
@@ -73,6 +83,27 @@ TEST(File, WritesAndReadsBackARegularFile) {
     EXPECT_EQ(in.read_line(), std::nullopt);
     char c;
     EXPECT_EQ(in.read({&c, 1}), 0u);
+  });
+}
+
+TEST(File, RegularFileDeadlinesAndCloseFromAnotherThread) {
+  Watchdog dog;
+  TempDir dir;
+  const auto path = dir.file("d.txt");
+  gofer::go_and_wait([&] {
+    auto out = gofer::File::open(path, gofer::open_mode::write);
+    out.set_write_deadline(std::chrono::steady_clock::now());
+    EXPECT_EQ(code_of([&] { out.write("x"); }), std::errc::timed_out);
+    out.set_deadline(gofer::Deadline::never());
+    out.write("one\ntwo\n", 5s);
+    out.close();
+    auto in = gofer::File::open(path);
+    in.set_read_deadline(std::chrono::steady_clock::now() - 1s);
+    EXPECT_EQ(code_of([&] { in.read_line(); }), std::errc::timed_out);  // at once, nothing lost
+    in.set_read_deadline(30s);
+    EXPECT_EQ(in.read_line(), "one");
+    std::thread([&] { in.close(); }).join();
+    EXPECT_EQ(code_of([&] { in.read_line(); }), gofer::errc::closed);
   });
 }
 
@@ -197,25 +228,26 @@ TEST(File, WriteToAClosedPipeIsEpipeNotSigpipe) {
   EXPECT_EQ(error_of([&] { p.writer.write("nobody listens"); }), EPIPE);
 }
 
-TEST(File, UseAfterCloseIsEbadf) {
+TEST(File, UseAfterCloseIsClosedAndEmptyIsEbadf) {
   Pipe p;
   p.reader.close();
   EXPECT_FALSE(p.reader.is_open());
-  EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+  EXPECT_EQ(code_of([&] { p.reader.read_line(); }), gofer::errc::closed);
+  EXPECT_EQ(code_of([&] { p.reader.set_read_deadline(1s); }), gofer::errc::closed);
   gofer::File empty;
   EXPECT_EQ(error_of([&] { empty.write("x"); }), EBADF);
   EXPECT_THROW(gofer::File::from_fd(-1), std::invalid_argument);
 }
 
-TEST(File, CloseWakesAReadParkedOnTheSameThreadWithEbadf) {
+TEST(File, CloseWakesAReadParkedOnTheSameThreadWithClosed) {
   Watchdog dog;
   Pipe p;
   gofer::with_event_loop([&] {
     auto t = gofer::go([&] { return p.reader.read_line(); });
     gofer::sleep_for(1ms);
     p.reader.close();  // the reader is parked in the poller on this thread
-    EXPECT_EQ(error_of([&] { t.wait(); }), EBADF);
-    EXPECT_EQ(error_of([&] { p.reader.read_line(); }), EBADF);
+    EXPECT_EQ(code_of([&] { t.wait(); }), gofer::errc::closed);
+    EXPECT_EQ(code_of([&] { p.reader.read_line(); }), gofer::errc::closed);
   });
 }
 

@@ -25,7 +25,7 @@ TEST(Process, KilledBySignalIsNegative) {
   Watchdog dog;
   auto p = gofer::Process::spawn({"sleep", "30"});
   EXPECT_FALSE(p.exit_code().has_value());
-  EXPECT_FALSE(p.wait_for(1ms).has_value());
+  EXPECT_FALSE(p.wait(1ms).has_value());
   p.kill(SIGTERM);
   EXPECT_EQ(p.wait(), -SIGTERM);
   EXPECT_EQ(p.exit_code(), -SIGTERM);

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -211,7 +212,7 @@ TEST(UnixListener, AcceptTimesOutAndIsCancelled) {
   EXPECT_THROW(waiting.wait(), gofer::cancelled);
 }
 
-TEST(UnixStream, ClosedAndMovedFromObjectsGiveBadFileDescriptor) {
+TEST(UnixStream, ClosedObjectsGiveClosedAndMovedFromOnesBadFileDescriptor) {
   Pair p(abstract_name("ebadf"));
   UnixStream moved = std::move(p.client);
   EXPECT_FALSE(p.client.is_open());
@@ -219,11 +220,44 @@ TEST(UnixStream, ClosedAndMovedFromObjectsGiveBadFileDescriptor) {
   EXPECT_EQ(errc_of([&] { p.client.write("x"); }), std::errc::bad_file_descriptor);
   EXPECT_EQ(errc_of([&] { p.client.peer_path(); }), std::errc::bad_file_descriptor);
   moved.close();
-  EXPECT_EQ(errc_of([&] { moved.read_line(); }), std::errc::bad_file_descriptor);
+  std::string what;
+  EXPECT_EQ(errc_of([&] { moved.read_line(); }, &what), gofer::errc::closed);
+  EXPECT_NE(what.find("read_line @gofer-unix-test-"), std::string::npos) << what;
+  EXPECT_EQ(errc_of([&] { moved.peer_path(); }), gofer::errc::closed);
   p.listener.close();
-  EXPECT_EQ(errc_of([&] { p.listener.accept(); }), std::errc::bad_file_descriptor);
+  EXPECT_EQ(errc_of([&] { p.listener.accept(); }), gofer::errc::closed);
   UnixListener empty;
   EXPECT_EQ(errc_of([&] { empty.local_path(); }), std::errc::bad_file_descriptor);
+}
+
+TEST(UnixStream, CloseFromAnotherThreadWakesParkedAcceptAndRead) {
+  Watchdog dog;
+  TempDir dir;
+  const std::string path = dir.file("close.sock");
+  Pair p(path);
+  auto acceptor = gofer::go([&] { return errc_of([&] { p.listener.accept(); }); });
+  auto reader = gofer::go([&] { return errc_of([&] { p.client.read_line(); }); });
+  gofer::sleep_for(5ms);  // both park
+  std::thread closer([&] {
+    p.listener.close();
+    p.client.close();
+  });
+  EXPECT_EQ(acceptor.wait(), gofer::errc::closed);
+  EXPECT_EQ(reader.wait(), gofer::errc::closed);
+  closer.join();
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(UnixStream, ObjectDeadlinesBoundParkedCalls) {
+  Watchdog dog;
+  Pair p(abstract_name("deadlines"));
+  p.client.set_read_deadline(20ms);
+  EXPECT_EQ(errc_of([&] { p.client.read_line(); }), std::errc::timed_out);
+  p.client.set_read_deadline(gofer::Deadline::never());
+  p.server.write("ok\n", 5s);
+  EXPECT_EQ(p.client.read_line(5s), "ok");
+  p.listener.set_deadline(20ms);
+  EXPECT_EQ(errc_of([&] { p.listener.accept(); }), std::errc::timed_out);
 }
 
 TEST(UnixStream, WriteToAClosedPeerGivesBrokenPipeNotSigpipe) {

@@ -27,24 +27,37 @@
 // bytes ...") having buffered at most the limit and "\r\n" (plus one 64 KiB read on a regular
 // file): no byte is lost, read() returns them next, in order. read_all() has no limit.
 //
-// Timeouts. Every blocking call has an overload taking a timeout; when it passes the call
-// throws std::system_error with std::errc::timed_out and the File stays usable: bytes read
-// before the timeout stay buffered for the next call (nothing is lost). A write that times
-// out may have written a prefix. On a regular file a timed-out read or write keeps running on
-// the pool; the next call of the same kind (or close()) takes it over, so order is kept.
+// Deadlines. Every blocking call takes a trailing gofer::Deadline (deadline.hpp: 500ms, 1.5s,
+// a steady_clock time point; never by default); when it passes the call throws
+// std::system_error with std::errc::timed_out and the File stays usable: bytes read before the
+// deadline stay buffered for the next call (nothing is lost). A write that times out may have
+// written a prefix. A File also has deadlines of its own, as Go's os.File:
+// set_read_deadline(), set_write_deadline(), set_deadline() (both): a call waits until the
+// earliest of its own and the File's; a File deadline that has passed makes every later call
+// of that direction throw timed_out at once; setting one (from any task or thread) wakes the
+// calls parked on a pipe, terminal or socket so they wait until the new one;
+// Deadline::never() clears it. On a regular file a timed-out read or write keeps running on
+// the pool; the next call of the same kind (or close()) takes it over, so order is kept; a
+// call already waiting for the disk sees a new File deadline, or a close, only when that job
+// ends (or at the deadline it started with): a disk read cannot be interrupted.
 // Cancellation: request_stop() on the task makes a parked call throw gofer::cancelled (a
 // disk read already running completes; its bytes are kept for the next read).
+// Close means close: close() from any task or thread wakes the calls parked on the File (they
+// throw std::system_error with gofer::errc::closed, errors.hpp, as Go's os.ErrClosed), and
+// returns once every call has left; only then is the fd closed, so its number cannot be
+// reused under a running call; the File may then be destroyed.
 // Errors: std::system_error naming the operation and the path ("gofer: open /no/such:
 // No such file or directory"); EOF is not an error (read() returns 0, read_line() nullopt).
-// Using a closed or moved-from File throws std::system_error(EBADF). Writes never raise
-// SIGPIPE: a closed pipe gives EPIPE as std::system_error.
+// Using a closed File throws gofer::errc::closed, an empty or moved-from one
+// std::system_error(EBADF). Writes never raise SIGPIPE: a closed pipe gives EPIPE as
+// std::system_error.
 //
-// Thread-safety: a File is used by one task at a time (it may be moved between tasks and
-// threads). stdin_file()/stdout_file()/stderr_file() return process-wide objects: serialize
-// their use yourself (a Mutex), as with FILE*.
+// Thread-safety: a File is read by one task and written by one task at a time (it may be
+// moved between tasks and threads); close(), is_open() and the set_*deadline() calls may run
+// on any task or thread at any time. stdin_file()/stdout_file()/stderr_file() return
+// process-wide objects: serialize their use yourself (a Mutex), as with FILE*.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -52,6 +65,7 @@
 #include <string>
 #include <string_view>
 
+#include <gofer/deadline.hpp>
 #include <gofer/stream_io.hpp>
 
 namespace gofer {
@@ -85,11 +99,12 @@ class File : public StreamIo<File> {
   // name: the path or the name given to from_fd.
   const std::string& name() const noexcept;
 
-  // is_open, fd and the read and write set (read, read_exact, read_chunk, read_line, read_all,
-  // buffered, max_line_length, set_max_line_length, write) come from StreamIo (stream_io.hpp).
-
-  // close: closes the fd (waiting for an offloaded disk job to end first); idempotent.
-  void close() noexcept;
+  // is_open, fd, the read and write set (read, read_exact, read_chunk, read_line, read_all,
+  // buffered, max_line_length, set_max_line_length, write), the File's own deadlines
+  // (set_read_deadline, set_write_deadline, set_deadline; see "Deadlines" above) and close()
+  // come from StreamIo (stream_io.hpp). close() wakes the calls parked on the File (they throw
+  // gofer::errc::closed), waits for them and for an offloaded disk job to end, then closes the
+  // fd; idempotent; any task or thread.
 
  private:
   friend class StreamIo<File>;

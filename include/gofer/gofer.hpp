@@ -9,6 +9,7 @@
 #include <gofer/debug.hpp>
 #include <gofer/errors.hpp>
 #include <gofer/event_loop.hpp>
+#include <gofer/fd_ready.hpp>
 #include <gofer/file.hpp>
 #include <gofer/mutex.hpp>
 #include <gofer/net.hpp>

@@ -22,9 +22,9 @@
 // outlives its handle unnoticed and no zombie is left.
 //
 // Errors: std::system_error naming the program ("gofer: spawn no-such-cmd: No such file or
-// directory"); std::invalid_argument for an empty argv. Timeouts: wait_for returns nullopt
-// and leaves the child running; run() with a timeout kills the child (SIGKILL) when it passes
-// and reports timed_out = true.
+// directory"); std::invalid_argument for an empty argv. Deadlines (deadline.hpp: 5s, a
+// steady_clock time point): wait(d) returns nullopt when d passes and leaves the child
+// running; run(argv, d) kills the child (SIGKILL) when d passes and reports timed_out = true.
 // Cancellation: request_stop() makes a parked wait()/run() throw gofer::cancelled (run()
 // first kills and reaps its child).
 // Thread-safety: a Process is used by one task at a time (it may move between threads).
@@ -33,13 +33,13 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <csignal>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <gofer/deadline.hpp>
 #include <gofer/file.hpp>
 
 namespace gofer {
@@ -80,9 +80,8 @@ class Process {
   // wait: parks until the child exits; its exit code (or -signal). Returns at once when it
   // was already waited. Throws std::logic_error for an empty Process.
   int wait();
-  // wait_for: as wait(), but nullopt when the child still runs after timeout.
-  [[nodiscard]] std::optional<int> wait_for(std::chrono::nanoseconds timeout);
-  [[nodiscard]] std::optional<int> wait_until(std::chrono::steady_clock::time_point deadline);
+  // wait(d): as wait(), but nullopt when the child still runs once d has passed.
+  [[nodiscard]] std::optional<int> wait(Deadline d);
   // exit_code: the exit code once wait() saw the child exit; nullopt before.
   std::optional<int> exit_code() const noexcept { return exit_code_; }
   // kill: sends sig (default SIGKILL) to the child; does nothing once it was waited.
@@ -108,15 +107,14 @@ struct RunResult {
   int exit_code = 0;       // as Process::wait()
   std::string out;         // everything the child wrote to stdout
   std::string err;         // everything the child wrote to stderr
-  bool timed_out = false;  // the timeout passed and the child was killed
+  bool timed_out = false;  // the deadline passed and the child was killed
 };
 
 // run: spawns argv with stdout and stderr piped (stdin from /dev/null unless options say
 // otherwise), collects both streams concurrently (so a chatty child cannot deadlock on a full
-// pipe) and waits for its exit and for EOF on both pipes. With a timeout, the child is killed
+// pipe) and waits for its exit and for EOF on both pipes. With a deadline, the child is killed
 // when it passes, and the pipes are read for at most 100 ms more (a grandchild may hold them).
 RunResult run(const std::vector<std::string>& argv, ProcessOptions options = {});
-RunResult run(const std::vector<std::string>& argv, std::chrono::nanoseconds timeout,
-              ProcessOptions options = {});
+RunResult run(const std::vector<std::string>& argv, Deadline d, ProcessOptions options = {});
 
 }  // namespace gofer

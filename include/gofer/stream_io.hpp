@@ -15,18 +15,20 @@
 // read_exact() fewer bytes, read_chunk() an empty string, read_line() nullopt, read_all()
 // what came before it). A deadline passing throws std::system_error(errc::timed_out) having
 // lost no byte: what a read received stays buffered for the next one; a write that timed out
-// may have sent a prefix. request_stop() on the task throws gofer::cancelled, with the same
-// no-byte-lost rule. A line longer than max_line_length() throws
+// may have sent a prefix. The object's own deadlines (set_read_deadline...) bound every call
+// too. request_stop() on the task throws gofer::cancelled, with the same no-byte-lost rule; a
+// call on a closed object, or parked when another task or thread closes it, throws
+// std::system_error(gofer::errc::closed). A line longer than max_line_length() throws
 // std::system_error(errc::message_size), its bytes staying buffered for read(). Other
 // failures are std::system_error naming the operation and the stream ("gofer: read
-// 127.0.0.1:80: Connection reset by peer"); a closed or moved-from object gives EBADF.
+// 127.0.0.1:80: Connection reset by peer"); an empty or moved-from object gives EBADF.
 //
 // Invariants: every call forwards to the object's FdStream (lib/fd_stream.hpp), so one engine
 // decides waiting, buffering and error text for every kind of stream.
-// Thread-safety: as each class says (a TcpStream or UnixStream may be read by one task while
-// another writes it). Blocking: the reads and write() may park the calling task,
-// never its thread (on a plain thread they
-// run the thread's loop).
+// Thread-safety: one task may read while another writes; close(), is_open() and the
+// set_*deadline() calls may run on any task or thread at any time.
+// Blocking: the reads and write() may park the calling task, never its thread (on a plain
+// thread they run the thread's loop); close() may park until the calls it woke have left.
 #pragma once
 
 #include <cstddef>
@@ -91,6 +93,20 @@ class StreamIo {
 
   // write: writes all of bytes or throws (a timed-out write may have written a prefix).
   void write(std::string_view bytes, Deadline d = {});
+
+  // set_read_deadline / set_write_deadline / set_deadline (both): the object's own deadlines,
+  // as Go's SetReadDeadline: a call waits until the earliest of its own and the object's; one
+  // that has passed makes every later call of that direction throw timed_out at once; setting
+  // one wakes the calls parked in that direction to wait until the new one;
+  // Deadline::never() clears it. Any task or thread, at any time. Throws gofer::errc::closed
+  // on a closed object, EBADF on an empty or moved-from one.
+  void set_read_deadline(Deadline d);
+  void set_write_deadline(Deadline d);
+  void set_deadline(Deadline d);
+  // close: wakes every call parked on the object (they throw gofer::errc::closed), waits for
+  // them to leave, then closes the fd and drops buffered bytes; idempotent; any task or
+  // thread. Once it returns no call runs on the object, which may then be destroyed.
+  void close() noexcept;
 
  protected:
   StreamIo() = default;

@@ -35,15 +35,16 @@
 // operation and the path ("gofer: connect /run/app.sock: Connection refused"; ENOENT when no
 // socket file exists), never SIGPIPE. An accepted stream is named by the listener's path in
 // error messages. connect() fails at once with EAGAIN when the listener's queue is full, as
-// in Go (Unix sockets do not connect asynchronously). Using a closed or moved-from object
-// throws std::system_error(EBADF).
+// in Go (Unix sockets do not connect asynchronously). Close means close, as for TCP: close()
+// from any task or thread wakes every call parked on the object with gofer::errc::closed;
+// a call on a closed object throws errc::closed, on an empty or moved-from one EBADF.
 //
 // Invariants: (1) a UnixStream is an FdStream on the socket, the engine of every stream; (2)
 // every fd is non-blocking and close-on-exec; (3) a listener unlinks only the file its own
 // bind created, once.
 // Thread-safety: as TcpStream and TcpListener (net.hpp): one reading and one writing task
-// may use a UnixStream at once; any number of tasks may accept on one UnixListener; close()
-// must not run concurrently with other calls on the object.
+// may use a UnixStream at once; any number of tasks may accept on one UnixListener; close(),
+// is_open() and the set_*deadline() calls may run on any task or thread at any time.
 // Blocking: accept, connect, the reads and the writes may park the task (on a plain thread,
 // they run the thread's loop); nothing blocks the OS thread.
 #pragma once
@@ -75,9 +76,10 @@ class UnixStream : public StreamIo<UnixStream> {
   UnixStream& operator=(UnixStream&&) noexcept;
   ~UnixStream();
 
-  // is_open, fd (the socket) and the read and write set (read, read_exact, read_chunk,
-  // read_line, read_all, buffered, max_line_length, set_max_line_length, write) come from
-  // StreamIo (stream_io.hpp).
+  // is_open, fd (the socket), the read and write set (read, read_exact, read_chunk, read_line,
+  // read_all, buffered, max_line_length, set_max_line_length, write), the stream's own
+  // deadlines (set_read_deadline, set_write_deadline, set_deadline) and close() (from any
+  // task or thread, waking every parked call) come from StreamIo (stream_io.hpp).
 
   // shutdown: shuts down one or both directions (shutdown(2)); the fd stays open.
   void shutdown(shutdown_how how = shutdown_how::write);
@@ -86,8 +88,6 @@ class UnixStream : public StreamIo<UnixStream> {
   // stream peer_path() is).
   std::string local_path() const;
   std::string peer_path() const;
-  // close: closes the socket and drops buffered bytes; idempotent.
-  void close() noexcept;
 
  private:
   friend class StreamIo<UnixStream>;
@@ -117,12 +117,16 @@ class UnixListener {
   // accept: the next connection, parking until one arrives. Throws std::system_error (EMFILE
   // when out of fds: the connection stays queued), errc::timed_out, gofer::cancelled.
   UnixStream accept(Deadline d = {});
+  // set_deadline: the listener's own deadline for accept, as TcpListener's (net.hpp).
+  void set_deadline(Deadline d);
 
   bool is_open() const noexcept;
   int fd() const noexcept;
   // local_path: the path bind was given, abstract names spelled "@name".
   std::string local_path() const;
-  // close: stops listening and unlinks the socket file bind created; idempotent.
+  // close: stops listening, wakes every task parked in accept (they throw
+  // gofer::errc::closed) and returns once they left, then unlinks the socket file bind
+  // created; idempotent; any task or thread.
   void close() noexcept;
 
  private:
