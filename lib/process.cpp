@@ -320,7 +320,7 @@ RunResult run(const std::vector<std::string>& argv, Deadline d, ProcessOptions o
   }
   // After a timeout the child is gone, but a grandchild may still hold the pipes: take what
   // is there within 100 ms.
-  join(result.timed_out ? detail::deadline_after(std::chrono::milliseconds(100)) : deadline);
+  join(result.timed_out ? Deadline(std::chrono::milliseconds(100)).time_point() : deadline);
   result.exit_code = *code;
   return result;
 }

@@ -281,9 +281,8 @@ TEST(PollFd, CloseWakesEveryTaskParkedOnTheObjectInBothDirections) {
   ::setsockopt(p.client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   ::setsockopt(p.server.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   auto reader = rt.go_on(0, [&] { return code_of([&] { p.client.read_line(); }); });
-  auto writer = rt.go_on(1, [&] {
-    return code_of([&] { p.client.write(std::string(4 << 20, 'x')); });
-  });
+  auto writer =
+      rt.go_on(1, [&] { return code_of([&] { p.client.write(std::string(4 << 20, 'x')); }); });
   await_parked(p.client.fd());
   std::thread([&] {
     listener.close();
