@@ -15,6 +15,7 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/io_support.hpp"
 #include "support/task_support.hpp"
 #include "support/watchdog.hpp"
 
@@ -22,19 +23,6 @@ using namespace std::chrono_literals;
 using gofer::test::Watchdog;
 
 namespace {
-
-template <class F>
-std::error_code code_of(F&& f, std::string* what = nullptr) {
-  try {
-    f();
-  } catch (const std::system_error& e) {
-    if (what != nullptr) {
-      *what = e.what();
-    }
-    return e.code();
-  }
-  return {};
-}
 
 // RawPipe: a non-blocking pipe owned by the test, as a C library would own it.
 struct RawPipe {
@@ -72,7 +60,7 @@ TEST(FdReady, WaitReadableTimesOutOnAnIdleFd) {
   Watchdog dog;
   RawPipe p;
   std::string what;
-  EXPECT_EQ(code_of([&] { gofer::wait_readable(p.fds[0], 10ms); }, &what), std::errc::timed_out);
+  EXPECT_EQ(errc_of([&] { gofer::wait_readable(p.fds[0], 10ms); }, &what), std::errc::timed_out);
   EXPECT_NE(what.find("wait_readable fd " + std::to_string(p.fds[0])), std::string::npos) << what;
 }
 
@@ -125,14 +113,14 @@ TEST(FdReady, ARegularFileOrABadFdGivesAClearError) {
   std::FILE* tmp = std::tmpfile();
   ASSERT_NE(tmp, nullptr);
   std::string what;
-  EXPECT_EQ(code_of([&] { gofer::wait_readable(::fileno(tmp), 1s); }, &what),
+  EXPECT_EQ(errc_of([&] { gofer::wait_readable(::fileno(tmp), 1s); }, &what),
             std::error_code(EPERM, std::system_category()));
   EXPECT_NE(what.find("poller cannot watch it"), std::string::npos) << what;
   std::fclose(tmp);
   RawPipe p;
   const int closed = ::dup(p.fds[0]);
   ::close(closed);
-  EXPECT_EQ(code_of([&] { gofer::wait_writable(closed, 1s); }, &what),
+  EXPECT_EQ(errc_of([&] { gofer::wait_writable(closed, 1s); }, &what),
             std::error_code(EBADF, std::system_category()));
   EXPECT_NE(what.find("not an open file descriptor"), std::string::npos) << what;
   EXPECT_THROW(gofer::wait_readable(-1), std::invalid_argument);

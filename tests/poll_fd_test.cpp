@@ -21,6 +21,7 @@
 
 #include <gofer/gofer.hpp>
 
+#include "support/io_support.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -30,20 +31,6 @@ using gofer::UdpSocket;
 using gofer::test::Watchdog;
 
 namespace {
-
-// code_of: the error code a call throws as std::system_error (empty if it throws none).
-template <class F>
-std::error_code code_of(F&& f, std::string* what = nullptr) {
-  try {
-    f();
-  } catch (const std::system_error& e) {
-    if (what != nullptr) {
-      *what = e.what();
-    }
-    return e.code();
-  }
-  return {};
-}
 
 bool timed_out(const std::error_code& ec) {
   return ec == std::errc::timed_out;
@@ -219,12 +206,12 @@ TEST_P(FromAnywhere, CloseWakesTheParkedCallWithClosed) {
   await_parked(target->fd());
   act(who, rt, [&] { target->close(); });
   std::string what;
-  EXPECT_EQ(code_of([&] { parked.wait(); }, &what), gofer::errc::closed);
+  EXPECT_EQ(errc_of([&] { parked.wait(); }, &what), gofer::errc::closed);
   EXPECT_NE(what.find("gofer: " + target->op()), std::string::npos) << what;
   EXPECT_NE(what.find("use of closed file or socket"), std::string::npos) << what;
   EXPECT_FALSE(target->is_open());
   EXPECT_EQ(target->fd(), -1);
-  EXPECT_EQ(code_of([&] { target->call(1s); }), gofer::errc::closed);  // and every later call
+  EXPECT_EQ(errc_of([&] { target->call(1s); }), gofer::errc::closed);  // and every later call
 }
 
 TEST_P(FromAnywhere, APassedDeadlineWakesTheParkedCallAndFailsLaterOnesUntilCleared) {
@@ -235,11 +222,11 @@ TEST_P(FromAnywhere, APassedDeadlineWakesTheParkedCallAndFailsLaterOnesUntilClea
   auto parked = rt.go_on(0, [&] { target->call({}); });
   await_parked(target->fd());
   act(who, rt, [&] { target->set_deadline(std::chrono::steady_clock::now() - 1s); });
-  EXPECT_TRUE(timed_out(code_of([&] { parked.wait(); })));
-  EXPECT_TRUE(timed_out(code_of([&] { target->call({}); })));  // fails at once, not parked
+  EXPECT_TRUE(timed_out(errc_of([&] { parked.wait(); })));
+  EXPECT_TRUE(timed_out(errc_of([&] { target->call({}); })));  // fails at once, not parked
   target->set_deadline(gofer::Deadline::never());
   // Cleared: the call waits again, until its own deadline.
-  EXPECT_TRUE(timed_out(code_of([&] { target->call(20ms); })));
+  EXPECT_TRUE(timed_out(errc_of([&] { target->call(20ms); })));
   EXPECT_TRUE(target->is_open());
 }
 
@@ -249,9 +236,9 @@ TEST_P(FromAnywhere, TheEarliestOfTheCallsAndTheObjectsDeadlineHolds) {
   auto target = make_target(op);
   gofer::Runtime rt(2);
   act(who, rt, [&] { target->set_deadline(30ms); });
-  EXPECT_TRUE(timed_out(code_of([&] { target->call(30s); })));  // the object's, earlier
+  EXPECT_TRUE(timed_out(errc_of([&] { target->call(30s); })));  // the object's, earlier
   act(who, rt, [&] { target->set_deadline(30s); });
-  EXPECT_TRUE(timed_out(code_of([&] { target->call(30ms); })));  // the call's, earlier
+  EXPECT_TRUE(timed_out(errc_of([&] { target->call(30ms); })));  // the call's, earlier
 }
 
 std::string param_name(const testing::TestParamInfo<std::tuple<Op, Party>>& info) {
@@ -274,15 +261,15 @@ TEST(PollFd, CloseWakesEveryTaskParkedOnTheObjectInBothDirections) {
   auto listener = TcpListener::bind("127.0.0.1", 0);
   std::vector<gofer::Task<std::error_code>> acceptors;
   for (std::size_t i = 0; i < 4; ++i) {
-    acceptors.push_back(rt.go_on(i % 2, [&] { return code_of([&] { listener.accept(); }); }));
+    acceptors.push_back(rt.go_on(i % 2, [&] { return errc_of([&] { listener.accept(); }); }));
   }
   Pair p;
   const int small = 16 * 1024;
   ::setsockopt(p.client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   ::setsockopt(p.server.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  auto reader = rt.go_on(0, [&] { return code_of([&] { p.client.read_line(); }); });
+  auto reader = rt.go_on(0, [&] { return errc_of([&] { p.client.read_line(); }); });
   auto writer =
-      rt.go_on(1, [&] { return code_of([&] { p.client.write(std::string(4 << 20, 'x')); }); });
+      rt.go_on(1, [&] { return errc_of([&] { p.client.write(std::string(4 << 20, 'x')); }); });
   await_parked(p.client.fd());
   std::thread([&] {
     listener.close();
@@ -314,12 +301,12 @@ TEST(PollFd, ADeadlineThatPassesLosesNoBufferedByte) {
   p.client.write("one\ntw");
   EXPECT_EQ(p.server.read_line(5s), "one");
   p.server.set_read_deadline(std::chrono::steady_clock::now());
-  EXPECT_TRUE(timed_out(code_of([&] { p.server.read_line(); })));
+  EXPECT_TRUE(timed_out(errc_of([&] { p.server.read_line(); })));
   p.client.write("o\n");
   p.server.set_read_deadline(gofer::Deadline::never());
   EXPECT_EQ(p.server.read_line(5s), "two");
   p.server.set_write_deadline(std::chrono::steady_clock::now());
-  EXPECT_TRUE(timed_out(code_of([&] { p.server.write("x"); })));
+  EXPECT_TRUE(timed_out(errc_of([&] { p.server.write("x"); })));
   p.server.set_deadline(gofer::Deadline::never());
   p.server.write("three\n", 5s);
   EXPECT_EQ(p.client.read_line(5s), "three");
@@ -330,7 +317,7 @@ TEST(PollFd, ARuntimeParkedInAcceptShutsDownOnceTheListenerIsClosed) {
   auto listener = TcpListener::bind("127.0.0.1", 0);
   gofer::Runtime rt(2);
   std::error_code got;
-  rt.go([&] { got = code_of([&] { listener.accept(); }); });
+  rt.go([&] { got = errc_of([&] { listener.accept(); }); });
   await_parked(listener.fd());
   std::thread([&] { listener.close(); }).join();
   rt.shutdown(gofer::shutdown_mode::wait);  // hung forever before close woke accept
