@@ -5,8 +5,10 @@
 // Thread-safety and blocking: as task_group.hpp states; only await() (wait(), the destructor)
 // parks.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <typeinfo>
@@ -139,7 +141,21 @@ TaskGroup::TaskGroup() {
   }
 }
 
+namespace {
+// in_member_of: whether the caller is a task of the group (waiting would wait for itself).
+bool in_member_of(const detail::GroupState& state) noexcept {
+  const detail::TaskControl* tc = detail::current_control();
+  return tc != nullptr && tc->group == &state;
+}
+}  // namespace
+
 TaskGroup::~TaskGroup() {
+  if (in_member_of(state_)) {
+    std::fputs(
+        "gofer: a TaskGroup destroyed by one of its own tasks would wait for itself forever\n",
+        stderr);
+    std::abort();
+  }
   state_.request_stop();
   state_.await(detail::no_deadline, false);
   parent_stop_.reset();  // waits for a callback running on another thread
@@ -174,6 +190,11 @@ void TaskGroup::launch_here(detail::TaskStateBase& st, const TaskOptions& opts) 
 }
 
 bool TaskGroup::join(detail::clock::time_point deadline) {
+  if (in_member_of(state_)) {
+    throw std::logic_error(
+        "gofer: TaskGroup::wait called from one of the group's own tasks (it would wait for "
+        "itself)");
+  }
   bool stopped = false;
   try {
     if (!state_.await(deadline, true)) {

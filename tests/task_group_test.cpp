@@ -212,6 +212,29 @@ TEST(TaskGroup, DestructorReportsAnErrorNoWaitReported) {
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
+TEST(TaskGroup, WaitFromItsOwnMemberThrowsLogicError) {
+  Watchdog dog;
+  std::atomic<int> refused{0};
+  TaskGroup group;
+  group.go([&] {
+    try {
+      group.wait();
+    } catch (const std::logic_error&) {
+      ++refused;
+    }
+    auto spawned = gofer::go([&] {  // a member too
+      try {
+        (void)group.wait(1s);
+      } catch (const std::logic_error&) {
+        ++refused;
+      }
+    });
+    spawned.wait();
+  });
+  group.wait();
+  EXPECT_EQ(refused.load(), 2);
+}
+
 TEST(TaskGroup, WaitWithADeadline) {
   Watchdog dog;
   gofer::Chan<int> release;

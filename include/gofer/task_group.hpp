@@ -149,7 +149,9 @@ class TaskGroup {
   // wait: joins every member (also those they spawned with gofer::go), then rethrows the
   // first exception a member ended with (each later wait() rethrows it again). If the waiting
   // task is stopped meanwhile, the group is stopped, wait() still joins every member, and
-  // then throws the first exception or, if none, gofer::cancelled.
+  // then throws the first exception or, if none, gofer::cancelled. Throws std::logic_error
+  // when called from one of the group's own tasks (it would wait for itself; destroying the
+  // group there aborts with a message, for the same reason).
   void wait();
   // wait(d): as wait(), but gives up at the deadline: false, and the members keep running
   // (nothing is stopped). true once every member has ended.
