@@ -14,7 +14,10 @@
 // Thread-safety: each call acts on the calling task only. stop_token() allocates the task's
 // std::stop_source on its first call (one per task that asks; a task that never asks costs
 // nothing); request_stop() from any thread then requests it, running its std::stop_callbacks
-// on the requesting thread with no gofer lock held, as std::stop_source does. Nothing blocks.
+// on the requesting thread with no gofer lock held, as std::stop_source does, before the
+// task's blocking call sees the stop. A callback must not block in gofer (it may run in the
+// middle of another task's request_stop): set a flag, close a channel, request another stop.
+// Nothing here blocks.
 #pragma once
 
 #include <stop_token>
