@@ -21,6 +21,8 @@
 #include <gofer/stack.hpp>
 #include <gofer/stream_io.hpp>
 #include <gofer/task.hpp>
+#include <gofer/task_group.hpp>
+#include <gofer/this_task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
 #include <gofer/unix.hpp>
