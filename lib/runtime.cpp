@@ -79,13 +79,22 @@ void Runtime::post(std::size_t i, detail::TaskStateBase* st, TaskOptions opts) {
                             " does not exist (the Runtime has " + std::to_string(threads_.size()) +
                             ")");
   }
-  st->add_ref();  // the launch request's reference, handed to launch() on the target thread
-  if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
-    st->release();
+  // Once shutdown has begun no go() is accepted, on any thread: checked before the send, since
+  // the inboxes close one by one (and a task stopped on a thread whose inbox is closed could
+  // otherwise still spawn on one that is not).
+  auto refuse = [this] {
     if (!joined_.load()) {
       throw cancelled();  // a task spawning while the Runtime shuts down is being stopped
     }
     throw std::logic_error("gofer: Runtime::go after shutdown");
+  };
+  if (shut_.load()) {
+    refuse();
+  }
+  st->add_ref();  // the launch request's reference, handed to launch() on the target thread
+  if (!threads_[i]->inbox.send(std::make_unique<Launch>(Launch{st, std::move(opts)}))) {
+    st->release();
+    refuse();
   }
 }
 

@@ -77,7 +77,7 @@ void Scheduler::task_finished(TaskControl& tc) noexcept {
 }
 
 void Scheduler::stop_all() noexcept {
-  registry.for_each([](TaskControl& tc) { request_stop(tc); });
+  stop_tasks([this](auto f) noexcept { registry.for_each(f); });
 }
 
 bool Scheduler::wait_idle(clock::time_point deadline) {

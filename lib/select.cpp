@@ -67,12 +67,20 @@ void describe_select(const WaitInfo& info, std::string& out) {
 }  // namespace
 
 std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* nodes,
-                           std::size_t* order, bool has_default, clock::time_point deadline) {
+                           std::size_t* order, bool has_default, bool has_stop,
+                           clock::time_point deadline) {
   ensure_scheduler();
-  if (n == 0 && !has_default && deadline == no_deadline) {
+  const TaskControl* const self = current_control();
+  // on_stop: a stop takes precedence over every other case (select.hpp).
+  if (has_stop && self != nullptr && self->stop_requested.load(std::memory_order_acquire)) {
+    return select_stopped;
+  }
+  if (n == 0 && !has_default && deadline == no_deadline && (!has_stop || self == nullptr)) {
     throw std::invalid_argument(
-        "gofer: select with no channel case, no timeout and no default "
-        "would block forever");
+        has_stop ? "gofer: select with only on_stop in plain code (no task) would block forever: "
+                   "nothing can stop the caller"
+                 : "gofer: select with no channel case, no timeout and no default "
+                   "would block forever");
   }
   LockSet locks(arms, n, order);
   locks.lock();
@@ -123,6 +131,9 @@ std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* node
     arms[i]->dequeue(nodes[i]);
   }
   locks.unlock();
+  if (r == wake_reason::cancelled && has_stop) {
+    return select_stopped;
+  }
   throw_if_cancelled(r);
   if (r == wake_reason::timeout) {
     return select_timeout;

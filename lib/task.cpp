@@ -6,6 +6,7 @@
 
 #include <boost/fiber/fiber.hpp>
 
+#include <gofer/detail/group_state.hpp>
 #include <gofer/errors.hpp>
 #include <gofer/task.hpp>
 
@@ -167,6 +168,14 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
   }
   sched.task_started(st->control);
   sched.counters.tasks_spawned.bump();
+  // A task spawned from a group's member joins that group. The fiber cannot run before this
+  // task next switches, so the group sees it before it can end.
+  if (st->control.group == nullptr) {
+    const TaskControl* spawner = current_control();
+    if (spawner != nullptr && spawner->group != nullptr) {
+      spawner->group->join(st->control, false);
+    }
+  }
 }
 
 TaskStateBase::~TaskStateBase() {
@@ -198,11 +207,22 @@ TaskStateBase::~TaskStateBase() {
 }
 
 void TaskStateBase::finish(std::exception_ptr error) noexcept {
-  WakeList wake;
-  std::lock_guard guard(lock_);
-  error_ = std::move(error);
-  done_.store(true, std::memory_order_release);
-  wake.take_all(waiters_);
+  GroupState* const group = control.group;
+  if (group != nullptr && control.group_owns_error && error != nullptr) {
+    group->child_failed(control, std::move(error));
+    error = nullptr;
+  }
+  {
+    WakeList wake;
+    std::lock_guard guard(lock_);
+    error_ = std::move(error);
+    done_.store(true, std::memory_order_release);
+    wake.take_all(waiters_);
+  }
+  // Last: a group's wait() returns only once its members' outcomes are published.
+  if (group != nullptr) {
+    group->leave(control);
+  }
 }
 
 bool TaskStateBase::enqueue_waiter(WaitNode& n) {

@@ -1,5 +1,6 @@
 #include <boost/fiber/operations.hpp>
 
+#include <gofer/errors.hpp>
 #include <gofer/time.hpp>
 
 #include "describe.hpp"
@@ -17,12 +18,23 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
   detail::throw_if_cancelled(detail::park(w, deadline, nothing));
 }
 
+namespace {
+// throw_if_stopped: yield's cancellation check (a load; no lock).
+void throw_if_stopped(const detail::TaskControl* tc) {
+  if (tc != nullptr && tc->stop_requested.load(std::memory_order_acquire)) {
+    throw cancelled();
+  }
+}
+}  // namespace
+
 void yield() {
   detail::ensure_scheduler();
   detail::TaskControl* tc = detail::current_control();
+  throw_if_stopped(tc);
   detail::check_running_stack();
   boost::this_fiber::yield();
   detail::set_current_control(tc);
+  throw_if_stopped(tc);
 }
 
 void set_idle_spin(std::chrono::nanoseconds limit) {

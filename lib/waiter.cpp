@@ -166,12 +166,47 @@ bool park_on(SpinLock& lock, WaitQueue& q, clock::time_point deadline, const Wai
   return r == wake_reason::fired;
 }
 
-void request_stop(TaskControl& tc) noexcept {
+void set_stop(TaskControl& tc) noexcept {
   std::lock_guard guard(tc.lock);
-  tc.stop_requested = true;
+  tc.stop_requested.store(true, std::memory_order_release);
   if (tc.parked != nullptr && tc.parked->cancellable && tc.parked->try_claim()) {
     tc.parked->complete(wake_reason::cancelled, -1);
   }
+}
+
+void request_stop(TaskControl& tc) noexcept {
+  // unrequested: tc's stop_source if it has one not requested yet, else an empty one.
+  auto unrequested = [&tc]() noexcept {
+    std::lock_guard guard(tc.lock);
+    return tc.stop_source.stop_possible() && !tc.stop_source.stop_requested()
+               ? tc.stop_source
+               : std::stop_source(std::nostopstate);
+  };
+  unrequested().request_stop();  // no state: does nothing
+  set_stop(tc);
+  unrequested().request_stop();
+}
+
+void StopBatch::add(TaskControl& tc) noexcept {
+  if (size_ == capacity) {
+    full_ = true;
+    return;
+  }
+  std::lock_guard guard(tc.lock);
+  if (tc.stop_source.stop_possible() && !tc.stop_source.stop_requested()) {
+    sources_[size_++].emplace(tc.stop_source);
+  }
+}
+
+bool StopBatch::request_all() noexcept {
+  const bool was_full = full_ || size_ == capacity;
+  for (std::size_t i = 0; i < size_; ++i) {
+    sources_[i]->request_stop();
+    sources_[i].reset();
+  }
+  size_ = 0;
+  full_ = false;
+  return was_full;
 }
 
 void throw_if_cancelled(wake_reason r) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -145,6 +146,37 @@ TEST_P(OnEveryPlacement, ExceptionsAndCancellationReachTheWaiter) {
   EXPECT_FALSE(blocked.wait(1ms).has_value());
   blocked.request_stop();
   EXPECT_THROW(blocked.wait(), gofer::cancelled);
+}
+
+// A TaskGroup whose members are started from tasks on every thread of the placement (each
+// runs on its starter's thread): the first failure stops the members parked everywhere.
+TEST_P(OnEveryPlacement, TaskGroupFailureStopsMembersOnEveryThread) {
+  Watchdog dog;
+  gofer::Chan<int> never;
+  std::atomic<int> cancelled{0};
+  gofer::TaskGroup group;
+  std::vector<gofer::Task<void>> starters;
+  for (std::size_t s = 0; s < 2 * threads(); ++s) {
+    starters.push_back(spawn([&] {
+      for (int m = 0; m < 3; ++m) {
+        group.go([&] {
+          try {
+            (void)never.recv();
+          } catch (const gofer::cancelled&) {
+            ++cancelled;
+            throw;
+          }
+        });
+      }
+    }));
+  }
+  gofer::wait_all(starters);
+  group.go([] {
+    gofer::sleep_for(5ms);
+    throw std::runtime_error("first");
+  });
+  EXPECT_THROW(group.wait(), std::runtime_error);
+  EXPECT_EQ(cancelled.load(), static_cast<int>(6 * threads()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Placements, OnEveryPlacement, testing::Values(0, 1, 2, 4),

@@ -106,6 +106,45 @@ TEST_P(OnRuntime, GoWhileShuttingDownThrowsCancelled) {
   EXPECT_THROW(spawner.wait(), gofer::cancelled);
 }
 
+// Every task stopped by shutdown gets gofer::cancelled from its first Runtime::go, whichever
+// thread round-robin picks (not only once every thread's inbox is closed).
+TEST_P(OnRuntime, GoFromATaskStoppedByShutdownThrowsCancelledAtOnce) {
+  Watchdog dog;
+  for (int round = 0; round < 20; ++round) {
+    gofer::Runtime rt(GetParam());
+    gofer::Chan<int> started = gofer::Chan<int>::unbounded();
+    std::atomic<int> refused{0};
+    std::atomic<int> accepted{0};
+    std::vector<gofer::Task<void>> tasks;
+    for (std::size_t i = 0; i < rt.size(); ++i) {
+      tasks.push_back(rt.go_on(i, [&, started]() mutable {
+        (void)started.send(1);
+        try {
+          gofer::sleep_for(1h);
+        } catch (const gofer::cancelled&) {
+        }
+        for (std::size_t k = 0; k < 4; ++k) {
+          try {
+            rt.go([] {});
+            ++accepted;
+          } catch (const gofer::cancelled&) {
+            ++refused;
+          }
+        }
+      }));
+    }
+    for (std::size_t i = 0; i < rt.size(); ++i) {
+      (void)started.recv();
+    }
+    rt.shutdown(gofer::shutdown_mode::stop_tasks);
+    for (auto& t : tasks) {
+      t.wait();
+    }
+    ASSERT_EQ(accepted.load(), 0) << "round " << round;
+    ASSERT_EQ(refused.load(), 4 * static_cast<int>(rt.size()));
+  }
+}
+
 TEST_P(OnRuntime, ShutdownCanStopBlockedTasks) {
   Watchdog dog;
   gofer::Runtime rt(GetParam());

@@ -1027,3 +1027,72 @@ TEST(Select, OnSendCopiesAnLvalueAndDropsAnUnsentRvalue) {
   EXPECT_FALSE(sent);
   EXPECT_EQ(owned.use_count(), 1) << "the unsent value outlived its select";
 }
+
+// on_stop runs instead of gofer::cancelled: when the stop comes while parked (from another
+// thread), when it came before, and ahead of a channel case that is always ready.
+TEST(Select, OnStopRunsWhenTheTaskIsStopped) {
+  Watchdog dog;
+  gofer::Runtime rt(2);
+  gofer::Chan<int> never;
+  gofer::Chan<int> parked(1);
+  auto t = rt.go_on(0, [never, parked]() mutable {
+    (void)parked.send(1);
+    int stopped = 0;
+    const std::size_t i = gofer::select(on_recv(never, [] {}), gofer::on_stop([&] { ++stopped; }));
+    EXPECT_EQ(i, 1u);
+    // Already stopped: on_stop again, before a ready channel case and a default.
+    gofer::Chan<int> ready = gofer::Chan<int>::unbounded();
+    (void)ready.send(1);
+    EXPECT_EQ(
+        gofer::select(on_recv(ready, [] {}), on_default([] {}), gofer::on_stop([&] { ++stopped; })),
+        2u);
+    // Only on_stop: a task may wait for its stop alone.
+    EXPECT_EQ(gofer::select(gofer::on_stop([&] { ++stopped; })), 0u);
+    // Without on_stop the same select throws.
+    EXPECT_THROW(gofer::select(on_recv(never, [] {})), gofer::cancelled);
+    return stopped;
+  });
+  (void)parked.recv();
+  rt.go_on(1, [&t] {
+      gofer::sleep_for(2ms);
+      t.request_stop();
+    }).wait();
+  EXPECT_EQ(t.wait(), 3);
+}
+
+// A worker loop in Go's shape: for { select { case j := <-jobs: ...; case <-ctx.Done(): return } }
+TEST(Select, OnStopEndsAWorkerLoopOfAGroup) {
+  Watchdog dog;
+  gofer::Chan<int> jobs = gofer::Chan<int>::unbounded();
+  std::atomic<int> done{0};
+  std::atomic<int> left{0};
+  gofer::TaskGroup group;
+  for (int w = 0; w < 3; ++w) {
+    group.go([&, jobs] {
+      for (bool run = true; run;) {
+        gofer::select(on_recv(jobs, [&](std::optional<int> j) { done += j ? 1 : 0; }),
+                      gofer::on_stop([&] {
+                        ++left;
+                        run = false;
+                      }));
+      }
+    });
+  }
+  for (int i = 0; i < 10; ++i) {
+    (void)jobs.send(i);
+  }
+  while (done.load() < 10) {
+    gofer::sleep_for(1ms);
+  }
+  group.request_stop();
+  group.wait();
+  EXPECT_EQ(left.load(), 3);
+}
+
+TEST(Select, OnStopInPlainCodeNeverRuns) {
+  gofer::Chan<int> ready(1);
+  (void)ready.send(1);
+  EXPECT_EQ(gofer::select(on_recv(ready, [] {}), gofer::on_stop([] {})), 0u);
+  EXPECT_EQ(gofer::select(on_default([] {}), gofer::on_stop([] {})), 0u);
+  EXPECT_THROW(gofer::select(gofer::on_stop([] {})), std::invalid_argument);
+}

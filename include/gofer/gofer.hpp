@@ -18,6 +18,8 @@
 #include <gofer/semaphore.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/task.hpp>
+#include <gofer/task_group.hpp>
+#include <gofer/this_task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
 #include <gofer/version.hpp>

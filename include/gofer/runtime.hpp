@@ -38,6 +38,8 @@ namespace gofer {
 
 enum class shutdown_mode { wait, stop_tasks };
 
+class TaskGroup;
+
 class Runtime {
  public:
   // Runtime: starts `threads` scheduler threads (>= 1, else std::invalid_argument);
@@ -105,6 +107,8 @@ class Runtime {
   static std::size_t default_threads() noexcept;
 
  private:
+  friend class TaskGroup;  // spawns group members through next() and post()
+
   struct Launch {
     detail::TaskStateBase* st;
     TaskOptions opts;

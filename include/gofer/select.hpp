@@ -3,7 +3,8 @@
 //   std::size_t i = gofer::select(
 //       gofer::on_recv(jobs, [](std::optional<Job> j) { ... }),   // nullopt: jobs closed
 //       gofer::on_send(out, value, [] { ... }),
-//       gofer::on_timeout(50ms, [] { ... }));                     // or gofer::on_default(...)
+//       gofer::on_timeout(50ms, [] { ... }),                      // or gofer::on_default(...)
+//       gofer::on_stop([] { ... }));                              // the task was asked to stop
 //
 // Exactly one case runs, and select returns its position in the argument list. When several
 // channel cases are ready, one is chosen uniformly at random (Go's fairness). Without a ready
@@ -28,8 +29,15 @@
 // channel and park one Waiter (waiter.hpp): the first peer to claim it wins, the others drop
 // their node. After waking, relock and unlink the remaining nodes.
 //
-// Throws gofer::cancelled if the calling task is stopped while parked, std::invalid_argument
-// for a select that could never finish (no case), and std::logic_error for a moved-from Chan.
+// on_stop(f): ready once the selecting task was asked to stop (Task::request_stop, its
+// TaskGroup stopping, a Runtime shutting down); select then runs f instead of throwing
+// gofer::cancelled. A stop takes precedence over ready channel cases and on_default, so a loop
+// over a channel that is always ready still ends. In plain code nothing can stop the caller,
+// so the case never runs. Like Go's `case <-ctx.Done():`.
+//
+// Throws gofer::cancelled if the calling task is stopped while parked (or was stopped before)
+// and there is no on_stop case, std::invalid_argument for a select that could never finish (no
+// case), and std::logic_error for a moved-from Chan.
 #pragma once
 
 #include <array>
@@ -69,11 +77,14 @@ class SelectArm {
 
 inline constexpr std::ptrdiff_t select_default = -1;
 inline constexpr std::ptrdiff_t select_timeout = -2;
+inline constexpr std::ptrdiff_t select_stopped = -3;
 
-// select_arms: the algorithm; returns the fired arm's index, select_default or select_timeout.
-// nodes: scratch space of n entries; order: of 2n entries (the lock order, then the poll order).
+// select_arms: the algorithm; returns the fired arm's index, select_default, select_timeout or
+// (with has_stop: an on_stop case) select_stopped. nodes: scratch space of n entries; order: of
+// 2n entries (the lock order, then the poll order).
 std::ptrdiff_t select_arms(SelectArm* const* arms, std::size_t n, WaitNode* nodes,
-                           std::size_t* order, bool has_default, clock::time_point deadline);
+                           std::size_t* order, bool has_default, bool has_stop,
+                           clock::time_point deadline);
 
 template <class T, class F>
 class RecvArm final : public SelectArm {
@@ -157,6 +168,10 @@ template <class F>
 struct DefaultCase {
   F f;
 };
+template <class F>
+struct StopCase {
+  F f;
+};
 
 template <class C>
 struct is_arm : std::false_type {};
@@ -199,6 +214,12 @@ detail::DefaultCase<std::decay_t<F>> on_default(F&& f) {
   return {std::forward<F>(f)};
 }
 
+// on_stop: runs f when the selecting task is asked to stop (see the header comment).
+template <class F>
+detail::StopCase<std::decay_t<F>> on_stop(F&& f) {
+  return {std::forward<F>(f)};
+}
+
 namespace detail {
 
 template <class C>
@@ -209,6 +230,10 @@ template <class C>
 struct is_default : std::false_type {};
 template <class F>
 struct is_default<DefaultCase<F>> : std::true_type {};
+template <class C>
+struct is_stop : std::false_type {};
+template <class F>
+struct is_stop<StopCase<F>> : std::true_type {};
 
 }  // namespace detail
 
@@ -219,12 +244,16 @@ std::size_t select(Cases&&... cases) {
       (std::size_t{0} + ... + detail::is_timeout<std::decay_t<Cases>>::value);
   constexpr std::size_t n_default =
       (std::size_t{0} + ... + detail::is_default<std::decay_t<Cases>>::value);
+  constexpr std::size_t n_stop =
+      (std::size_t{0} + ... + detail::is_stop<std::decay_t<Cases>>::value);
   constexpr std::size_t n_arms =
       (std::size_t{0} + ... + detail::is_arm<std::decay_t<Cases>>::value);
   static_assert(n_timeout <= 1, "select takes at most one on_timeout case");
   static_assert(n_default <= 1, "select takes at most one on_default case");
-  static_assert(n_arms + n_timeout + n_default == sizeof...(Cases),
-                "select's arguments must be on_recv, on_send, on_timeout or on_default cases");
+  static_assert(n_stop <= 1, "select takes at most one on_stop case");
+  static_assert(n_arms + n_timeout + n_default + n_stop == sizeof...(Cases),
+                "select's arguments must be on_recv, on_send, on_timeout, on_default or on_stop "
+                "cases");
   static_assert(sizeof...(Cases) > 0, "select with no case would block forever");
 
   std::array<detail::SelectArm*, n_arms + 1> arms{};
@@ -247,8 +276,8 @@ std::size_t select(Cases&&... cases) {
   }
   std::array<detail::WaitNode, n_arms + 1> nodes{};
   std::array<std::size_t, 2 * n_arms + 1> order{};
-  const std::ptrdiff_t fired =
-      detail::select_arms(arms.data(), n_arms, nodes.data(), order.data(), n_default > 0, deadline);
+  const std::ptrdiff_t fired = detail::select_arms(arms.data(), n_arms, nodes.data(), order.data(),
+                                                   n_default > 0, n_stop > 0, deadline);
   std::size_t ran = 0;
   std::size_t pos = 0;
   auto run = [&](auto& c) {
@@ -260,6 +289,11 @@ std::size_t select(Cases&&... cases) {
       }
     } else if constexpr (detail::is_timeout<C>::value) {
       if (fired == detail::select_timeout) {
+        c.f();
+        ran = pos;
+      }
+    } else if constexpr (detail::is_stop<C>::value) {
+      if (fired == detail::select_stopped) {
         c.f();
         ran = pos;
       }

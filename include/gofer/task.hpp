@@ -18,8 +18,10 @@
 //
 // Cancellation. request_stop() asks a task to stop: the blocking gofer call it is parked in
 // (or its next one) throws gofer::cancelled, which unwinds the task; a task that is running
-// (not blocked) is not interrupted. A task ended by gofer::cancelled after request_stop() is
-// not reported as an unobserved error.
+// (not blocked) is not interrupted, but yield() and sleep_for(0) count as blocking calls, and
+// it may poll this_task::stop_requested() or its std::stop_token (this_task.hpp). A task ended
+// by gofer::cancelled after request_stop() is not reported as an unobserved error. A task
+// spawned from a TaskGroup's task joins that group (task_group.hpp).
 //
 // Thread-safety: a Task handle is not itself synchronized (use one handle from one place at a
 // time); the task it refers to may be waited, inspected or stopped from any thread.

@@ -6,6 +6,11 @@
 // ordered intrusive set: O(log n) per timer. yield() lets every other ready task of this
 // thread run once before the caller continues.
 //
+// Cancellation points: in a task that was asked to stop (Task::request_stop, its TaskGroup
+// stopping), sleep_for, sleep_until and yield throw gofer::cancelled, even with nothing to
+// wait for (sleep_for(0), a past deadline): a busy loop that calls yield() ends on a stop
+// requested from any thread.
+//
 // Thread-safety: each call acts on the calling thread's scheduler only.
 #pragma once
 
@@ -24,7 +29,8 @@ void sleep_for(std::chrono::duration<Rep, Period> d) {
   sleep_until(detail::deadline_after(d));
 }
 
-// yield: reschedules the caller behind the tasks that are ready now.
+// yield: reschedules the caller behind the tasks that are ready now. Throws gofer::cancelled
+// if the calling task's stop was requested before or during the yield.
 void yield();
 
 // set_idle_spin: how long an idle scheduler thread may spin for work from other threads before

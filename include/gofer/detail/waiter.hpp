@@ -60,7 +60,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <stop_token>
 #include <string>
 
 #include <boost/context/stack_context.hpp>
@@ -75,6 +78,7 @@ namespace gofer::detail {
 enum class wake_reason : std::uint8_t { fired, closed, timeout, cancelled };
 
 class Home;
+class GroupState;
 
 // ensure_scheduler: installs gofer's scheduler on the calling thread if it has none. Call it
 // before taking any lock on a path that may park: installing may throw (std::bad_alloc), and
@@ -123,12 +127,24 @@ struct WaitInfo {
 };
 
 // TaskControl: the record of one task (lives in its task state) or of a thread's own context
-// (its scheduler's thread record): identity, cancellation, the current wait, and the links of
-// its home scheduler's task registry (task_registry.hpp).
+// (its scheduler's thread record): identity, cancellation, the current wait, the links of
+// its home scheduler's task registry (task_registry.hpp) and of its TaskGroup (group_state.hpp).
 struct TaskControl {
   SpinLock lock;
-  bool stop_requested = false;      // guarded by lock
+  // stop_requested: written under lock (it never goes back to false); read without it by the
+  // task's cancellation points (yield, this_task::stop_requested).
+  std::atomic<bool> stop_requested{false};
   struct Waiter* parked = nullptr;  // guarded by lock: the Waiter the task is parked on
+  // stop_source: empty until the task's first this_task::stop_token() (no allocation per
+  // task); guarded by lock. request_stop requests a copy of it after releasing the lock, so
+  // std::stop_callbacks never run under a gofer lock.
+  std::stop_source stop_source{std::nostopstate};
+  // group: the TaskGroup this task belongs to, set before it runs and constant afterwards;
+  // group_prev/group_next link it into that group's members (guarded by the group's lock).
+  GroupState* group = nullptr;
+  TaskControl* group_prev = nullptr;
+  TaskControl* group_next = nullptr;
+  bool group_owns_error = false;  // a TaskGroup::go child: its exception goes to the group
   std::uint64_t id = 0;
   std::string name;
   const char* created_file = nullptr;  // where go() was called (a static string), or nullptr
@@ -146,8 +162,56 @@ TaskControl* current_control() noexcept;
 // is this thread's scheduler when the caller has it at hand (else it is looked up).
 void set_current_control(TaskControl* tc) noexcept;
 void set_current_control(TaskControl* tc, Home* home) noexcept;
-// request_stop: sets tc's stop flag and completes its parked Waiter with `cancelled`.
+// request_stop: stops the task of tc: first requests its std::stop_source, if it has one
+// (running its std::stop_callbacks, with no lock held), then sets its stop flag and completes
+// its parked Waiter with `cancelled`. In that order, a task's callbacks have run before any of
+// its cancellation points sees the stop (except when the task makes its stop_source during
+// the call, which then comes after).
 void request_stop(TaskControl& tc) noexcept;
+// set_stop: the flag and the parked Waiter only (takes tc.lock), for stop_tasks.
+void set_stop(TaskControl& tc) noexcept;
+
+// StopBatch: copies of tasks' std::stop_sources not yet requested, taken while the caller
+// holds the lock that keeps the tasks' records alive (a group's, a registry's), and requested
+// after that lock is released: std::stop_callbacks are user code and must not run under a
+// gofer lock. A copy keeps the stop state alive even if its task ends meanwhile. It holds at
+// most `capacity` copies (no allocation), so the caller makes passes until one leaves room
+// (stop_tasks below). The passes end: a full pass requests `capacity` sources, which later
+// passes skip. Not thread-safe: a local of one caller.
+class StopBatch {
+ public:
+  static constexpr std::size_t capacity = 32;
+
+  // add: copies tc's stop_source if it has one not requested yet and the batch has room
+  // (takes tc.lock).
+  void add(TaskControl& tc) noexcept;
+  // request_all: requests and drops every copy; true when the batch was full (another pass
+  // may find more). Call it with no gofer lock held.
+  bool request_all() noexcept;
+
+ private:
+  std::optional<std::stop_source> sources_[capacity];
+  std::size_t size_ = 0;
+  bool full_ = false;
+};
+
+// stop_tasks: request_stop for a set of tasks guarded by one lock (a group's members, a
+// thread's live tasks). for_each(f) must lock the set, call f(TaskControl&) for every task in
+// it, and unlock; it is called several times. The std::stop_sources are requested with no lock
+// held (StopBatch), before the flags are set and the Waiters completed, as request_stop does;
+// a last pass requests the sources the tasks made meanwhile.
+template <class ForEach>
+void stop_tasks(ForEach for_each) noexcept {
+  StopBatch batch;
+  auto add = [&batch](TaskControl& tc) noexcept { batch.add(tc); };
+  do {
+    for_each(add);
+  } while (batch.request_all());
+  for_each([](TaskControl& tc) noexcept { set_stop(tc); });
+  do {
+    for_each(add);
+  } while (batch.request_all());
+}
 
 // Waiter: one parked task (or plain thread) waiting for the first of several events.
 struct Waiter {
