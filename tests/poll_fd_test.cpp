@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <system_error>
@@ -163,6 +164,17 @@ class PipeTarget final : public Target {
 enum class Op { accept, read, write, recv_from, pipe_read };
 enum class Party { same_thread_task, other_thread_task, plain_thread };
 
+constexpr const char* op_names[] = {"Accept", "Read", "Write", "RecvFrom", "PipeRead"};
+constexpr const char* party_names[] = {"SameThreadTask", "OtherThreadTask", "PlainThread"};
+
+// PrintTo: names for GoogleTest's parameter printing (and so for ctest).
+void PrintTo(Op op, std::ostream* os) {
+  *os << op_names[static_cast<int>(op)];
+}
+void PrintTo(Party who, std::ostream* os) {
+  *os << party_names[static_cast<int>(who)];
+}
+
 std::unique_ptr<Target> make_target(Op op) {
   switch (op) {
     case Op::accept:
@@ -242,10 +254,8 @@ TEST_P(FromAnywhere, TheEarliestOfTheCallsAndTheObjectsDeadlineHolds) {
 }
 
 std::string param_name(const testing::TestParamInfo<std::tuple<Op, Party>>& info) {
-  static const char* const ops[] = {"Accept", "Read", "Write", "RecvFrom", "PipeRead"};
-  static const char* const parties[] = {"SameThreadTask", "OtherThreadTask", "PlainThread"};
-  return std::string(ops[static_cast<int>(std::get<0>(info.param))]) + "By" +
-         parties[static_cast<int>(std::get<1>(info.param))];
+  return std::string(op_names[static_cast<int>(std::get<0>(info.param))]) + "By" +
+         party_names[static_cast<int>(std::get<1>(info.param))];
 }
 
 INSTANTIATE_TEST_SUITE_P(
