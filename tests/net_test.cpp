@@ -36,10 +36,6 @@ using gofer::test::Watchdog;
 
 namespace {
 
-bool timed_out(const std::error_code& ec) {
-  return ec == std::errc::timed_out;
-}
-
 // echo: sends back what it reads until EOF or a connection error.
 void echo(TcpStream conn) {
   try {

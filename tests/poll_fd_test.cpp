@@ -33,10 +33,6 @@ using gofer::test::Watchdog;
 
 namespace {
 
-bool timed_out(const std::error_code& ec) {
-  return ec == std::errc::timed_out;
-}
-
 // await_parked: returns once some task is parked on fd (a task dump names it "(fd N)").
 void await_parked(int fd) {
   const std::string tag = "(fd " + std::to_string(fd) + ")";

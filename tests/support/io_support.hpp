@@ -22,6 +22,11 @@ std::error_code errc_of(F&& f, std::string* what = nullptr) {
   return {};
 }
 
+// timed_out: ec is errc::timed_out.
+inline bool timed_out(const std::error_code& ec) {
+  return ec == std::errc::timed_out;
+}
+
 // TempDir: a fresh directory removed with everything in it.
 struct TempDir {
   std::filesystem::path path;
