@@ -19,5 +19,6 @@
 #include <gofer/task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
+#include <gofer/timer.hpp>
 #include <gofer/version.hpp>
 #include <gofer/wait_group.hpp>
