@@ -15,6 +15,7 @@
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>
+#include <gofer/signal.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/task.hpp>
 #include <gofer/thread_server.hpp>
