@@ -1,7 +1,9 @@
 // deadlock.hpp: the deadlock detector: every task asleep and nothing left that can wake one.
 //
 // An episode starts at a tick where every scheduler is asleep (SchedulerSample::asleep: idle,
-// no timer, no fd watched, no wake queued), no blocking-pool job is outstanding, no child
+// no timer (a sleep, a timed wait, or a pending gofer::Timer/Ticker/after/after_func, which
+// bounds the idle deadline), no fd watched (gofer-signal's signalfd counts: once signal_chan
+// is used, a signal may wake a task, as in Go), no wake queued), no blocking-pool job is outstanding, no child
 // process is unreaped, and every thread owning a Runtime has a scheduler (which is then asleep,
 // i.e. parked in gofer) (activity.hpp). It lasts while later ticks see the same schedulers
 // with the same resumes() counts, all still asleep. Once it has lasted the grace period, the
