@@ -14,6 +14,8 @@
 //
 // CTest runs it through tests/graceful_server_test.cpp, which connects, sends SIGTERM and
 // checks the exit code and the final line.
+#include <pthread.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -42,6 +44,16 @@ void serve(gofer::TcpStream conn) {
 }  // namespace
 
 int main() {
+  // SIGINT and SIGTERM blocked before the first gofer call. stop_on_signal blocks them in main
+  // too, but in builds where Boost.Context switches with ucontext (gofer's sanitizer builds)
+  // each context keeps the mask it was made with, and the Runtime below makes main's
+  // scheduler contexts (signal.hpp, "Signal masks").
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   gofer::Runtime rt(2);
   auto stop = gofer::stop_on_signal(rt, {SIGINT, SIGTERM});
   auto listener = gofer::TcpListener::bind("127.0.0.1", 0);

@@ -38,6 +38,9 @@
 // or before starting it. Only process-directed signals are read: kill(getpid(), sig), kill(1),
 // a terminal's Ctrl-C. A thread-directed one (raise(), pthread_kill() on another thread) stays
 // pending in its blocked thread. Child processes started by gofer::Process get an empty mask.
+// Builds whose Boost.Context switches with ucontext (gofer's sanitizer builds) save and restore
+// the mask with every switch, so each scheduler context keeps the mask it was made with:
+// there, block the signals before the thread's first gofer call (samples/graceful_server.cpp).
 //
 // Thread-safety: all functions from any thread or task. Blocking: signal_chan and
 // stop_on_signal never park (the first call starts a thread); a SignalSubscription's
