@@ -1,19 +1,20 @@
 // signal.cpp: signal_chan and stop_on_signal (signal.hpp).
 //
-// One process-wide Hub: the signalfd (its mask is the union of every signal ever watched),
-// the registrations (a channel, or a one-shot function), and the "gofer-signal" thread. That
-// thread installs a gofer scheduler and parks on the signalfd with wait_fd (fd_wait.hpp: the
-// poller is the only user of epoll), reads every pending siginfo, and fans each signal out
-// under the hub's lock: try_send to each channel registered for it (a full channel drops it;
-// a closed one is unregistered) and one call of each one-shot function (then unregistered).
-// A signal nobody is registered for any more is raised again in the signal thread with the
-// signal briefly unblocked there, so its usual disposition applies (signal.hpp).
+// One process-wide Hub: one signalfd per signal ever watched (made once, never changed, so no
+// thread modifies an fd another one polls), the registrations (a channel, or a one-shot
+// function), and the "gofer-signal" thread. That thread runs a gofer scheduler: for each new
+// signalfd (sent to it over a channel) it starts a "signal watcher" task that parks on the fd
+// with wait_fd (fd_wait.hpp: the poller is the only user of epoll), reads every pending
+// siginfo, and fans each signal out under the hub's lock: try_send to each channel registered for
+// it (a full channel drops it; a closed one is unregistered) and one call of each one-shot function
+// (then unregistered). A signal nobody is registered for any more is raised again in the signal
+// thread with the signal briefly unblocked there, so its usual disposition applies (signal.hpp).
 //
-// Invariants: (1) once started, the thread and the signalfd live until the process ends
-// (the thread is detached; it holds no lock while parked); (2) every watched signal stays in
-// the signalfd mask and blocked in the threads gofer starts and in each thread that called
-// signal_chan; (3) a registration is never called after its unregistration returned (both
-// under the hub's lock).
+// Invariants: (1) once started, the thread, its tasks and the signalfds live until the
+// process ends (the thread is detached; nothing holds a lock while parked); (2) every watched
+// signal keeps its signalfd and stays blocked in the threads gofer starts and in each thread
+// that called signal_chan; (3) a registration is never called after its unregistration returned
+// (both under the hub's lock).
 //
 // Lock order: the hub's mutex, then a channel's lock (try_send) or whatever the target's
 // request_stop() takes. Thread-safety: see signal.hpp.
@@ -32,6 +33,7 @@
 #include <thread>
 
 #include <gofer/signal.hpp>
+#include <gofer/task.hpp>
 
 #include "fd_wait.hpp"
 #include "signal_mask.hpp"
@@ -49,8 +51,8 @@ struct Registration {
 
 struct Hub {
   std::mutex mu;
-  sigset_t watched;
-  int fd = -1;
+  sigset_t watched;              // the signals that have a signalfd
+  std::optional<Chan<int>> fds;  // new signalfds, to the signal thread (made with it)
   std::uint64_t next_id = 1;
   std::vector<Registration> regs;
 
@@ -101,23 +103,15 @@ void default_action(int sig) {
   ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
 }
 
-void signal_loop(int fd) {
-  ::pthread_setname_np(::pthread_self(), "gofer-signal");
+// watch_fd: the task reading one signal's signalfd, on the signal thread.
+void watch_fd(int fd) {
   Hub& h = hub();
   for (;;) {
-    try {
-      (void)detail::wait_fd(fd, detail::Interest::readable, detail::no_deadline,
-                            "signal_chan: waiting for a signal");
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "gofer: signal thread: %s; signals are no longer delivered\n", e.what());
-      return;
-    }
+    (void)detail::wait_fd(fd, detail::Interest::readable, detail::no_deadline,
+                          "signal_chan: waiting for a signal");
     signalfd_siginfo info[8];
     const ssize_t n = ::read(fd, info, sizeof info);
-    if (n <= 0) {
-      continue;  // EAGAIN: another reader (none) or a spurious wake
-    }
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof info[0]; ++i) {
+    for (std::size_t i = 0; n > 0 && i < static_cast<std::size_t>(n) / sizeof info[0]; ++i) {
       const int sig = static_cast<int>(info[i].ssi_signo);
       bool taken = false;
       {
@@ -131,7 +125,36 @@ void signal_loop(int fd) {
   }
 }
 
-// watch: validates `signals`, blocks them here, adds them to the signalfd (starting the
+// signal_loop: the signal thread: one watch_fd task per signalfd it is sent.
+void signal_loop(Chan<int> fds) {
+  ::pthread_setname_np(::pthread_self(), "gofer-signal");
+  for (int fd : fds) {
+    try {
+      gofer::TaskOptions opts;
+      opts.name = "signal watcher (signalfd " + std::to_string(fd) + ")";
+      (void)gofer::go(std::move(opts), watch_fd, fd);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gofer: signal thread: %s; a signal is no longer delivered\n", e.what());
+    }
+  }
+}
+
+// start_thread: starts the signal thread with every signal blocked (hub lock held).
+void start_thread(Hub& h, const char* who) {
+  sigset_t every;
+  sigfillset(&every);  // the signal thread takes no signal the old way
+  sigset_t old;
+  ::pthread_sigmask(SIG_SETMASK, &every, &old);
+  try {
+    std::thread(signal_loop, *h.fds).detach();
+  } catch (const std::system_error& e) {
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw std::system_error(e.code(), std::string(who) + ": cannot start the signal thread");
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// watch: validates `signals`, blocks them here, gives each new one its signalfd (starting the
 // thread on first use) and registers r under the hub's lock; returns r's id.
 std::uint64_t watch(const std::vector<int>& signals, const char* who, Registration r) {
   if (signals.empty()) {
@@ -152,35 +175,28 @@ std::uint64_t watch(const std::vector<int>& signals, const char* who, Registrati
   ::pthread_sigmask(SIG_BLOCK, &r.signals, nullptr);
   Hub& h = hub();
   std::lock_guard guard(h.mu);
-  sigset_t all;
-  sigorset(&all, &h.watched, &r.signals);
-  const bool first = h.fd < 0;
-  const int fd = ::signalfd(h.fd, &all, first ? SFD_NONBLOCK | SFD_CLOEXEC : 0);
-  if (fd < 0) {
-    throw std::system_error(errno, std::generic_category(), std::string(who) + ": signalfd");
+  if (!h.fds.has_value()) {
+    h.fds = Chan<int>::unbounded();
+    start_thread(h, who);
   }
-  if (first) {
-    try {
-      sigset_t every;
-      sigfillset(&every);  // the signal thread takes no signal the old way
-      sigset_t old;
-      ::pthread_sigmask(SIG_SETMASK, &every, &old);
-      std::thread t;
-      try {
-        t = std::thread(signal_loop, fd);
-      } catch (...) {
-        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        throw;
-      }
-      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      t.detach();
-    } catch (const std::system_error& e) {
-      ::close(fd);
-      throw std::system_error(e.code(), std::string(who) + ": cannot start the signal thread");
+  for (int sig : signals) {
+    if (sigismember(&h.watched, sig) == 1) {
+      continue;
     }
-    h.fd = fd;
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    const int fd = ::signalfd(-1, &one, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              std::string(who) + ": signalfd for signal " + std::to_string(sig));
+    }
+    if (!h.fds->send(fd)) {  // unbounded and never closed: never fails, never blocks
+      ::close(fd);
+      continue;
+    }
+    sigaddset(&h.watched, sig);
   }
-  h.watched = all;
   r.id = h.next_id++;
   h.regs.push_back(std::move(r));  // may throw bad_alloc: nothing registered then
   return h.regs.back().id;

@@ -21,10 +21,11 @@
 // again when it arrives: by default SIGINT and SIGTERM then end the process, as in Go after
 // signal.Stop, so a second Ctrl-C still works after stop_on_signal has fired.
 //
-// How it works: the first call opens a signalfd and starts one process-wide thread,
-// "gofer-signal", whose gofer scheduler parks on that fd through its poller (the same fd wait
-// every gofer socket uses) and sends each signal it reads to the registered channels. Because
-// that thread always waits on an fd, the deadlock watchdog does not report a program whose
+// How it works: the first call starts one process-wide thread, "gofer-signal", with its own
+// gofer scheduler; each signal gets one signalfd the first time it is watched, and on that
+// thread a task named "signal watcher (signalfd N)" (listed by gofer::tasks()) parks on it
+// through the poller (the same fd wait every gofer socket uses) and sends each signal it
+// reads to the registered channels. Because those tasks always wait on an fd, the deadlock watchdog does not report a program whose
 // tasks all wait (a signal may still wake them), as Go does once signal.Notify is used.
 //
 // Signal masks (read this if you start threads yourself). A signal reaches signalfd only if
