@@ -25,8 +25,9 @@
 // gofer scheduler; each signal gets one signalfd the first time it is watched, and on that
 // thread a task named "signal watcher (signalfd N)" (listed by gofer::tasks()) parks on it
 // through the poller (the same fd wait every gofer socket uses) and sends each signal it
-// reads to the registered channels. Because those tasks always wait on an fd, the deadlock watchdog does not report a program whose
-// tasks all wait (a signal may still wake them), as Go does once signal.Notify is used.
+// reads to the registered channels. Because those tasks always wait on an fd, the deadlock
+// watchdog does not report a program whose tasks all wait (a signal may still wake them), as
+// Go does once signal.Notify is used.
 //
 // Signal masks (read this if you start threads yourself). A signal reaches signalfd only if
 // every thread has it blocked: a thread with it unblocked takes it the old way (for SIGTERM:
