@@ -15,11 +15,13 @@
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>
+#include <gofer/signal.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/task.hpp>
 #include <gofer/task_group.hpp>
 #include <gofer/this_task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
+#include <gofer/timer.hpp>
 #include <gofer/version.hpp>
 #include <gofer/wait_group.hpp>
