@@ -31,15 +31,10 @@ struct ThreadExit {
 }  // namespace
 
 void ensure_scheduler() {
-  if (!can_park()) {
-    Scheduler::local();
-  }
+  (void)Scheduler::local();
 }
 
-Scheduler& Scheduler::local() {
-  if (Scheduler* s = installed()) {
-    return *s;
-  }
+Scheduler& Scheduler::install() {
   boost::fibers::context::active();  // Boost's per-thread state first: it must die last
   auto* s = new Scheduler();
   boost::fibers::context::active()->get_scheduler()->set_algo(
@@ -68,12 +63,9 @@ boost::fibers::context* Scheduler::pick_next() noexcept {
   return ready_.pop();
 }
 
-void Scheduler::task_finished(TaskControl& tc) noexcept {
-  registry.task_finished(tc);
-  if (registry.live() == 0) {
-    WakeList wake;
-    wake.take_all(idle_waiters_);
-  }
+void Scheduler::wake_idle_waiters() noexcept {
+  WakeList wake;
+  wake.take_all(idle_waiters_);
 }
 
 void Scheduler::stop_all() noexcept {

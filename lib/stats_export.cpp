@@ -18,9 +18,9 @@ std::vector<SchedulerStats> scheduler_stats() {
     out.push_back(SchedulerStats{
         r.index(),
         r.thread_name(),
-        c.tasks_spawned.get(),
+        r.started(),
         r.live(),
-        r.resumes(),
+        r.switches(),
         c.parks.get(),
         c.local_wakes.get(),
         c.remote_wakes.get(),

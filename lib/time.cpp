@@ -18,9 +18,10 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 void yield() {
-  detail::ensure_scheduler();
-  detail::TaskControl* tc = detail::current_control();
+  detail::Scheduler& home = detail::Scheduler::local();
+  detail::TaskControl* tc = detail::this_thread_running.load(std::memory_order_relaxed);
   detail::check_running_stack();
+  home.counters.yields.bump();  // TaskRegistry::switches()
   boost::this_fiber::yield();
   detail::set_current_control(tc);
 }
