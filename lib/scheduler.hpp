@@ -54,8 +54,7 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
   // Live tasks whose home is this thread (each task is registered while it runs).
   void task_started(TaskControl& tc) noexcept { registry.task_started(tc); }
   void task_finished(TaskControl& tc) noexcept {
-    registry.task_finished(tc);
-    if (registry.live() == 0) [[unlikely]] {
+    if (registry.task_finished(tc) == 0) [[unlikely]] {
       wake_idle_waiters();
     }
   }

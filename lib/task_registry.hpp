@@ -87,7 +87,8 @@ class TaskRegistry {
     tail_ = &tc;
     started_.bump();
   }
-  void task_finished(TaskControl& tc) noexcept {
+  // task_finished returns the number of tasks still live.
+  std::uint64_t task_finished(TaskControl& tc) noexcept {
     {
       std::lock_guard guard(lock_);
       TaskControl* const next = tc.live_next.load(std::memory_order_relaxed);
@@ -95,7 +96,7 @@ class TaskRegistry {
           .store(next, std::memory_order_relaxed);
       (next != nullptr ? next->live_prev : tail_) = tc.live_prev;
     }
-    finished_.bump();
+    return started_.get() - finished_.bump();
   }
   // live: the number of live tasks (exact on the home thread, a snapshot elsewhere).
   std::size_t live() const noexcept {

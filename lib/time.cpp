@@ -18,10 +18,9 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 void yield() {
-  detail::Scheduler& home = detail::Scheduler::local();
+  detail::Scheduler::local().counters.yields.bump();  // TaskRegistry::switches()
   detail::TaskControl* tc = detail::this_thread_running.load(std::memory_order_relaxed);
   detail::check_running_stack();
-  home.counters.yields.bump();  // TaskRegistry::switches()
   boost::this_fiber::yield();
   detail::set_current_control(tc);
 }
