@@ -213,7 +213,7 @@ std::vector<SocketAddress> resolve(std::string_view op, const std::string& host,
     const int rc = lookup(host.c_str(), port, opts, 0, res, e);
     return Result{rc, e, rc == 0 ? to_addresses(res.get()) : std::vector<SocketAddress>{}};
   });
-  auto result = job.wait_until(deadline);
+  auto result = job.wait(deadline);
   if (!result) {
     throw_timed_out(op, what + " (resolving the name)");
   }

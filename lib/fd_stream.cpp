@@ -57,13 +57,13 @@ ssize_t write_no_sigpipe(int fd, const char* p, std::size_t n) noexcept {
 // exception rethrown.
 template <class T>
 auto settle(std::optional<Task<T>>& job, clock::time_point deadline) {
-  using R = decltype(job->wait_until(deadline));
+  using R = decltype(job->wait(Deadline(deadline)));
   if (!detail_state(*job).await(deadline)) {
     return R{};
   }
   Task<T> done = std::move(*job);
   job.reset();
-  return done.wait_until(deadline);
+  return done.wait(Deadline(deadline));
 }
 
 // discard: waits for an offloaded job without cancellation and drops its outcome.

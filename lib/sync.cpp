@@ -52,11 +52,11 @@ std::ptrdiff_t WaitGroup::count() const {
   return count_;
 }
 
-bool WaitGroup::wait_until(std::chrono::steady_clock::time_point deadline) {
+bool WaitGroup::wait(Deadline d) {
   if (detail::lock_for_wait(lock_, [this]() noexcept { return count_ == 0; })) {
     return true;
   }
-  return detail::park_on(lock_, waiters_, deadline, wait_info("WaitGroup::wait", this));
+  return detail::park_on(lock_, waiters_, d.time_point(), wait_info("WaitGroup::wait", this));
 }
 
 Semaphore::Semaphore(std::ptrdiff_t initial) : count_(initial) {
@@ -75,7 +75,7 @@ bool Semaphore::try_acquire() {
   return false;
 }
 
-bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline) {
+bool Semaphore::acquire(Deadline d) {
   const bool now = detail::lock_for_wait(lock_, [this]() noexcept {
     if (count_ > 0) {
       --count_;
@@ -86,7 +86,7 @@ bool Semaphore::try_acquire_until(std::chrono::steady_clock::time_point deadline
   if (now) {
     return true;
   }
-  return detail::park_on(lock_, waiters_, deadline, wait_info("Semaphore::acquire", this));
+  return detail::park_on(lock_, waiters_, d.time_point(), wait_info("Semaphore::acquire", this));
 }
 
 void Semaphore::release(std::ptrdiff_t n) {
@@ -136,8 +136,7 @@ void Mutex::unlock() {
   }
 }
 
-std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
-                                   std::chrono::steady_clock::time_point deadline) {
+bool CondVar::wait(std::unique_lock<Mutex>& lock, Deadline d) {
   if (!lock.owns_lock()) {
     throw std::logic_error("gofer: CondVar::wait needs a unique_lock that holds its Mutex");
   }
@@ -153,14 +152,14 @@ std::cv_status CondVar::wait_until(std::unique_lock<Mutex>& lock,
     lock_.unlock();
     m.unlock();
   };
-  const detail::wake_reason r = detail::park(w, deadline, unlock);
+  const detail::wake_reason r = detail::park(w, d.time_point(), unlock);
   if (r != detail::wake_reason::fired) {
     std::lock_guard g(lock_);
     waiters_.unlink_if_linked(node);
   }
   m.lock_until(detail::no_deadline, false);
   detail::throw_if_cancelled(r);
-  return r == detail::wake_reason::fired ? std::cv_status::no_timeout : std::cv_status::timeout;
+  return r == detail::wake_reason::fired;
 }
 
 void CondVar::notify_one() {

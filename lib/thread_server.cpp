@@ -221,7 +221,7 @@ void ThreadServerCore::serve(Chan<std::exception_ptr> started) {
       request_stop(*h->task_);
     }
   }
-  for (int waited = 0; !active_.wait_for(std::chrono::seconds(1));) {
+  for (int waited = 0; !active_.wait(std::chrono::seconds(1));) {
     if (++waited % 5 == 0) {
       std::fprintf(stderr, "gofer: ThreadServer '%s': stop still waiting for %td handler(s)\n",
                    name_.c_str(), active_.count());

@@ -157,7 +157,7 @@ TEST(SpawnBlocking, WaitForTimesOutAndTheResultStaysAvailable) {
     gate.pass();
     return 5;
   });
-  EXPECT_FALSE(t.wait_for(2ms).has_value());
+  EXPECT_FALSE(t.wait(2ms).has_value());
   gate.open();
   EXPECT_EQ(t.wait(), 5);
 }
@@ -195,7 +195,7 @@ TEST(SpawnBlocking, AStoppedWaiterIsCancelledButTheJobCompletes) {
   while (!finished.load()) {
     std::this_thread::sleep_for(1ms);
   }
-  EXPECT_TRUE(job.wait_for(5s));
+  EXPECT_TRUE(job.wait(5s));
 }
 
 TEST(SpawnBlocking, WakesTasksOnEveryRuntimeThread) {

@@ -315,7 +315,7 @@ TEST(Chan, TrySendTryRecvMatrix) {
 TEST(Chan, TimedOperationsTimeOutAndLeaveTheValue) {
   Watchdog dog;
   using P = std::unique_ptr<int>;
-  // send_for on a full channel / a rendezvous without receiver: timeout, value kept.
+  // send with a deadline on a full channel / a rendezvous without receiver: timeout, value kept.
   for (Kind k : {Kind::rendezvous, Kind::bounded}) {
     SCOPED_TRACE(kind_name(k));
     auto ch = make_chan<P>(k, 1);
@@ -323,58 +323,82 @@ TEST(Chan, TimedOperationsTimeOutAndLeaveTheValue) {
       ASSERT_TRUE(ch.send(std::make_unique<int>(0)));
     }
     P p = std::make_unique<int>(5);
-    EXPECT_EQ(ch.send_for(p, 2ms), chan_status::timeout);
+    EXPECT_EQ(ch.send(p, 2ms), chan_status::timeout);
     ASSERT_NE(p, nullptr) << "a timed-out send must leave the value with the caller";
     EXPECT_EQ(*p, 5);
-    EXPECT_EQ(ch.send_until(p, std::chrono::steady_clock::now() - 1s), chan_status::timeout);
+    EXPECT_EQ(ch.send(p, std::chrono::steady_clock::now() - 1s), chan_status::timeout);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(ch.size(), k == Kind::bounded ? 1u : 0u);
   }
-  // recv_for on an empty channel: timeout, out untouched.
+  // A timed recv on an empty channel: timeout, out untouched.
   for (Kind k : {Kind::rendezvous, Kind::bounded, Kind::unbounded}) {
     SCOPED_TRACE(kind_name(k));
     auto ch = make_chan<int>(k, 1);
     int out = -1;
-    EXPECT_EQ(ch.recv_for(out, 2ms), chan_status::timeout);
+    EXPECT_EQ(ch.recv(out, 2ms), chan_status::timeout);
     EXPECT_EQ(out, -1);
-    EXPECT_EQ(ch.recv_until(out, std::chrono::steady_clock::now()), chan_status::timeout);
+    EXPECT_EQ(ch.recv(out, std::chrono::steady_clock::now()), chan_status::timeout);
     EXPECT_EQ(out, -1);
   }
   // A timed-out waiter leaves nothing behind: the rendezvous has no receiver afterwards.
   {
     gofer::Chan<int> rv;
     int out = -1;
-    EXPECT_EQ(rv.recv_for(out, 1ms), chan_status::timeout);
+    EXPECT_EQ(rv.recv(out, 1ms), chan_status::timeout);
     int v = 3;
     EXPECT_EQ(rv.try_send(v), chan_status::full) << "a timed-out receiver was left queued";
-    EXPECT_EQ(rv.send_for(v, 1ms), chan_status::timeout);
+    EXPECT_EQ(rv.send(v, 1ms), chan_status::timeout);
     EXPECT_EQ(rv.try_recv(out), chan_status::empty) << "a timed-out sender was left queued";
   }
   // Ready: ok at once.
   {
     gofer::Chan<P> ch(1);
     P p = std::make_unique<int>(8);
-    EXPECT_EQ(ch.send_for(p, 10s), chan_status::ok);
+    EXPECT_EQ(ch.send(p, 10s), chan_status::ok);
     EXPECT_EQ(p, nullptr);
     P out;
-    EXPECT_EQ(ch.recv_for(out, 10s), chan_status::ok);
+    EXPECT_EQ(ch.recv(out, 10s), chan_status::ok);
     ASSERT_NE(out, nullptr);
     EXPECT_EQ(*out, 8);
   }
-  // Closed: send_for reports closed and keeps the value; recv_for drains then reports closed.
+  // Closed: a timed send reports closed and keeps the value; a timed recv drains, then closed.
   {
     gofer::Chan<P> ch(2);
     ASSERT_TRUE(ch.send(std::make_unique<int>(1)));
     ch.close();
     P p = std::make_unique<int>(2);
-    EXPECT_EQ(ch.send_for(p, 10s), chan_status::closed);
+    EXPECT_EQ(ch.send(p, 10s), chan_status::closed);
     ASSERT_NE(p, nullptr);
     P out;
-    EXPECT_EQ(ch.recv_for(out, 10s), chan_status::ok);
+    EXPECT_EQ(ch.recv(out, 10s), chan_status::ok);
     ASSERT_NE(out, nullptr);
     EXPECT_EQ(*out, 1);
-    EXPECT_EQ(ch.recv_for(out, 10s), chan_status::closed);
+    EXPECT_EQ(ch.recv(out, 10s), chan_status::closed);
   }
+}
+
+TEST(Chan, DeadlinesTakeEveryDurationAndShareOneDeadline) {
+  Watchdog dog;
+  using P = std::unique_ptr<int>;
+  gofer::Chan<P> ch(1);
+  ASSERT_TRUE(ch.send(std::make_unique<int>(0)));
+  // An rvalue with a deadline: on timeout the caller's object is untouched.
+  P p = std::make_unique<int>(7);
+  EXPECT_EQ(ch.send(std::move(p), 1.5ms), chan_status::timeout);
+  ASSERT_NE(p, nullptr);
+  // One deadline for several calls: once it has passed, each call times out at once.
+  const gofer::Deadline d = 2ms;
+  EXPECT_EQ(ch.send(p, d), chan_status::timeout);
+  const auto after_first = std::chrono::steady_clock::now();
+  EXPECT_GE(after_first, d.time_point());
+  EXPECT_EQ(ch.send(p, d), chan_status::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - after_first, 1s);
+  // recv(out) without a deadline reports ok, then closed once drained.
+  ch.close();
+  P out;
+  EXPECT_EQ(ch.recv(out), chan_status::ok);
+  EXPECT_EQ(ch.recv(out), chan_status::closed);
+  EXPECT_EQ(ch.recv(out, std::chrono::duration<double>(0.001)), chan_status::closed);
 }
 
 TEST(Chan, TimedOperationsSucceedWhenPeerArrivesInTime) {
@@ -385,7 +409,7 @@ TEST(Chan, TimedOperationsSucceedWhenPeerArrivesInTime) {
     return rv.recv();
   });
   int v = 21;
-  EXPECT_EQ(rv.send_for(v, 10s), chan_status::ok);
+  EXPECT_EQ(rv.send(v, 10s), chan_status::ok);
   EXPECT_EQ(receiver.wait(), std::optional<int>(21));
 
   auto sender = gofer::go([rv]() mutable {
@@ -393,7 +417,7 @@ TEST(Chan, TimedOperationsSucceedWhenPeerArrivesInTime) {
     return rv.send(22);
   });
   int out = -1;
-  EXPECT_EQ(rv.recv_for(out, 10s), chan_status::ok);
+  EXPECT_EQ(rv.recv(out, 10s), chan_status::ok);
   EXPECT_EQ(out, 22);
   EXPECT_TRUE(sender.wait());
 }
@@ -448,7 +472,7 @@ TEST(Chan, CloseWakesParkedReceivers) {
       plain.push_back(gofer::go([ch]() mutable { return ch.recv(); }));
       timed.push_back(gofer::go([ch]() mutable {
         int out = -1;
-        return ch.recv_for(out, 1h);
+        return ch.recv(out, 1h);
       }));
     }
     gofer::yield();  // all park
@@ -480,7 +504,7 @@ TEST(Chan, CloseWakesParkedSenders) {
       plain.push_back(gofer::go([ch, i]() mutable { return ch.send(std::make_unique<int>(i)); }));
       timed.push_back(gofer::go([ch, i]() mutable {
         P p = std::make_unique<int>(10 + i);
-        return ch.send_for(p, 1h) == chan_status::closed && p != nullptr && *p == 10 + i;
+        return ch.send(p, 1h) == chan_status::closed && p != nullptr && *p == 10 + i;
       }));
     }
     gofer::yield();  // all park
@@ -696,12 +720,12 @@ TEST(Chan, RequestStopWakesTaskParkedOnSendAndTimedOps) {
   auto sender = gofer::go([full]() mutable { return full.send(1); });
   auto timed_sender = gofer::go([full]() mutable {
     int v = 2;
-    return full.send_for(v, 1h);
+    return full.send(v, 1h);
   });
   gofer::Chan<int> empty;
   auto timed_receiver = gofer::go([empty]() mutable {
     int out = 0;
-    return empty.recv_for(out, 1h);
+    return empty.recv(out, 1h);
   });
   gofer::yield();
   sender.request_stop();
@@ -757,8 +781,8 @@ TEST(Chan, MovedFromChanThrowsLogicError) {
   int v = 1;
   EXPECT_THROW((void)a.try_send(v), std::logic_error);
   EXPECT_THROW((void)a.try_recv(v), std::logic_error);
-  EXPECT_THROW((void)a.send_for(v, 1ms), std::logic_error);
-  EXPECT_THROW((void)a.recv_for(v, 1ms), std::logic_error);
+  EXPECT_THROW((void)a.send(v, 1ms), std::logic_error);
+  EXPECT_THROW((void)a.recv(v, 1ms), std::logic_error);
   EXPECT_THROW(a.close(), std::logic_error);
   EXPECT_THROW((void)a.closed(), std::logic_error);
   EXPECT_THROW((void)a.size(), std::logic_error);
@@ -1008,7 +1032,7 @@ bool send_until_done(gofer::Chan<std::int64_t>& ch, std::int64_t v, Mode m) {
       }
     case Mode::timed:
       for (;;) {
-        const chan_status st = ch.send_for(v, 200us);
+        const chan_status st = ch.send(v, 200us);
         if (st == chan_status::ok || st == chan_status::closed) {
           return st == chan_status::ok;
         }
@@ -1037,7 +1061,7 @@ std::optional<std::int64_t> recv_until_done(gofer::Chan<std::int64_t>& ch, Mode 
       }
     case Mode::timed:
       for (;;) {
-        const chan_status st = ch.recv_for(out, 200us);
+        const chan_status st = ch.recv(out, 200us);
         if (st == chan_status::ok) {
           return out;
         }
@@ -1319,9 +1343,9 @@ TEST(Chan, FailedSendOnClosedChannelLeavesTheValueWithTheCaller) {
     EXPECT_FALSE(ch.send(std::move(p)));
     ASSERT_NE(p, nullptr) << "send on a closed channel moved from its rvalue argument";
     EXPECT_EQ(*p, 7);
-    EXPECT_EQ(ch.send_for(p, 10s), chan_status::closed);
+    EXPECT_EQ(ch.send(p, 10s), chan_status::closed);
     ASSERT_NE(p, nullptr);
-    EXPECT_EQ(ch.send_until(p, std::chrono::steady_clock::now() + 10s), chan_status::closed);
+    EXPECT_EQ(ch.send(p, std::chrono::steady_clock::now() + 10s), chan_status::closed);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(ch.try_send(p), chan_status::closed);
     ASSERT_NE(p, nullptr);

@@ -1,6 +1,8 @@
 // deadline_test: gofer::Deadline's construction rules (durations of any representation,
 // steady_clock time points, never, saturation) and its small API.
 #include <chrono>
+#include <limits>
+#include <stdexcept>
 #include <type_traits>
 
 #include <gtest/gtest.h>
@@ -48,6 +50,22 @@ TEST(Deadline, HugeDurationsSaturateToNever) {
   EXPECT_TRUE(Deadline(std::chrono::hours::max()).is_never());
   EXPECT_TRUE(Deadline(std::chrono::duration<double>(1e300)).is_never());
   EXPECT_TRUE(Deadline(Clock::duration::max()).is_never());
+}
+
+TEST(Deadline, NanIsRejectedAndTimePointsBeyondTheClockSaturate) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::chrono::duration<double> nan_seconds(nan);
+  EXPECT_THROW((void)Deadline(nan_seconds), std::invalid_argument);
+  using FloatTimePoint = std::chrono::time_point<Clock, std::chrono::duration<double>>;
+  EXPECT_THROW((void)Deadline(FloatTimePoint(nan_seconds)), std::invalid_argument);
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(Deadline(std::chrono::duration<double>(inf)).is_never());
+  EXPECT_TRUE(Deadline(std::chrono::duration<double>(-inf)).expired());
+  EXPECT_TRUE(Deadline(FloatTimePoint(std::chrono::duration<double>(1e300))).is_never());
+  EXPECT_TRUE(Deadline(std::chrono::time_point<Clock, std::chrono::hours>::max()).is_never());
+  const Deadline long_ago(std::chrono::time_point<Clock, std::chrono::hours>::min());
+  EXPECT_EQ(long_ago.time_point(), Clock::time_point::min());
+  EXPECT_TRUE(long_ago.expired());
 }
 
 TEST(Deadline, SteadyTimePointsAreKeptAndRoundedUp) {

@@ -142,7 +142,7 @@ TEST_P(OnEveryPlacement, ExceptionsAndCancellationReachTheWaiter) {
   EXPECT_THROW(failing.wait(), std::runtime_error);
   gofer::Chan<int> never;
   auto blocked = spawn([never]() mutable { return never.recv(); });
-  EXPECT_FALSE(blocked.wait_for(1ms).has_value());
+  EXPECT_FALSE(blocked.wait(1ms).has_value());
   blocked.request_stop();
   EXPECT_THROW(blocked.wait(), gofer::cancelled);
 }

@@ -192,6 +192,20 @@ TEST(Select, ZeroTimeoutActsLikeDefaultButReadyCaseWins) {
   EXPECT_EQ(got, std::optional<int>(1));
 }
 
+TEST(Select, TimeoutTakesATimePointOrASharedDeadline) {
+  Watchdog dog;
+  gofer::Chan<int> rv;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(gofer::select(on_recv(rv, [] {}), on_timeout(start + 2ms, [] {})), 1u);
+  EXPECT_GE(std::chrono::steady_clock::now(), start + 2ms);
+  // Several selects under one deadline: each waits only for what is left of it.
+  const gofer::Deadline d = 3ms;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(gofer::select(on_recv(rv, [] {}), on_timeout(d, [] {})), 1u);
+    EXPECT_GE(std::chrono::steady_clock::now(), d.time_point());
+  }
+}
+
 TEST(Select, TimeoutDoesNotFireWhenValueArrivesInTime) {
   Watchdog dog;
   gofer::Chan<int> rv;

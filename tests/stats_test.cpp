@@ -96,7 +96,7 @@ Observed run_workload(gofer::Runtime& rt) {
       }
       for (int i = 0; i < 2; ++i) {
         int v = 0;
-        EXPECT_EQ(never.recv_for(v, 2ms), gofer::chan_status::timeout);
+        EXPECT_EQ(never.recv(v, 2ms), gofer::chan_status::timeout);
       }
     }).wait();
     // An fd event: a task reads a pipe another task writes.

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -17,7 +18,7 @@ using gofer::test::Watchdog;
 TEST(WaitGroup, WaitReturnsAtOnceAtZero) {
   gofer::WaitGroup wg;
   wg.wait();
-  EXPECT_TRUE(wg.wait_for(0ms));
+  EXPECT_TRUE(wg.wait(0ms));
   EXPECT_EQ(wg.count(), 0);
 }
 
@@ -61,9 +62,9 @@ TEST(WaitGroup, TaskWaitsForPlainThreads) {
 TEST(WaitGroup, TimedWaitTimesOutWhileCountIsPositive) {
   Watchdog dog;
   gofer::WaitGroup wg(1);
-  EXPECT_FALSE(wg.wait_for(2ms));
+  EXPECT_FALSE(wg.wait(2ms));
   wg.done();
-  EXPECT_TRUE(wg.wait_for(2ms));
+  EXPECT_TRUE(wg.wait(2ms));
 }
 
 TEST(WaitGroup, NegativeCounterThrowsAndLeavesCountUnchanged) {
@@ -101,10 +102,10 @@ TEST(Semaphore, BadCountsThrowInvalidArgument) {
 TEST(Semaphore, TimedAcquireTimesOutAndTakesNothing) {
   Watchdog dog;
   gofer::Semaphore s(0);
-  EXPECT_FALSE(s.try_acquire_for(2ms));
+  EXPECT_FALSE(s.acquire(2ms));
   s.release();
   EXPECT_EQ(s.available(), 1);
-  EXPECT_TRUE(s.try_acquire_for(2ms));
+  EXPECT_TRUE(s.acquire(2ms));
   EXPECT_EQ(s.available(), 0);
 }
 
@@ -204,10 +205,21 @@ TEST(Mutex, TryLockAndTimedLock) {
   gofer::Mutex m;
   EXPECT_TRUE(m.try_lock());
   EXPECT_FALSE(m.try_lock());
-  auto t = gofer::go([&m] { return m.try_lock_for(2ms); });
+  auto t = gofer::go([&m] { return m.lock(2ms); });
   EXPECT_FALSE(t.wait());
+  auto u = gofer::go([&m] { return m.lock(std::chrono::steady_clock::now() + 1.5ms); });
+  EXPECT_FALSE(u.wait());
+  // TimedLockable: std::unique_lock's timed constructors call try_lock_for / try_lock_until.
+  auto v = gofer::go([&m] { return std::unique_lock(m, 2ms).owns_lock(); });
+  EXPECT_FALSE(v.wait());
   m.unlock();
-  EXPECT_TRUE(m.try_lock_for(2ms));
+  EXPECT_TRUE(m.lock(2ms));
+  m.unlock();
+  {
+    std::unique_lock held(m, std::chrono::steady_clock::now() + 2ms);
+    EXPECT_TRUE(held.owns_lock());
+  }
+  EXPECT_TRUE(m.try_lock());
   m.unlock();
 }
 
@@ -287,10 +299,15 @@ TEST(CondVar, TimedWaitReturnsTimeoutHoldingTheMutex) {
   gofer::Mutex m;
   gofer::CondVar cv;
   std::unique_lock lock(m);
-  EXPECT_EQ(cv.wait_for(lock, 2ms), std::cv_status::timeout);
+  EXPECT_FALSE(cv.wait(lock, 2ms));
   EXPECT_TRUE(lock.owns_lock());
   EXPECT_FALSE(m.try_lock());
-  EXPECT_FALSE(cv.wait_for(lock, 1ms, [] { return false; }));
+  EXPECT_FALSE(cv.wait(
+      lock, [] { return false; }, 1ms));
+  EXPECT_FALSE(cv.wait(
+      lock, [] { return false; }, std::chrono::steady_clock::now() + 1ms));
+  EXPECT_TRUE(cv.wait(
+      lock, [] { return true; }, 0ms));  // a true predicate needs no wait
 }
 
 TEST(CondVar, CancelledWaitStillHoldsTheMutex) {

@@ -106,9 +106,9 @@ TEST(Task, WaitForTimesOutAndTaskKeepsRunning) {
     gofer::sleep_for(50ms);
     return 7;
   });
-  auto early = t.wait_for(1ms);
+  auto early = t.wait(1ms);
   EXPECT_FALSE(early.has_value());
-  auto later = gofer::wait_for(t, 10s);
+  auto later = gofer::wait(t, 10s);
   ASSERT_TRUE(later.has_value());
   EXPECT_EQ(*later, 7);
 }

@@ -76,6 +76,9 @@ TEST(Time, SleepTaskCompletesAfterItsDuration) {
   t.wait();
   EXPECT_TRUE(t.done());
   EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+  auto until = gofer::sleep_task(start + 30ms);  // or until a steady_clock time point
+  until.wait();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
 }
 
 TEST(Time, IdleSpinIsConfigurable) {

@@ -8,7 +8,8 @@
 // calls that block their thread: disk I/O, getaddrinfo, a blocking C library. It returns at
 // once with a Task<R>, a one-shot channel from the pool thread back to whoever waits: the
 // waiting task parks and is resumed on its own home scheduler with the result or the
-// exception (Task::wait, wait_for, wait_any, wait_all all work, from tasks and plain threads).
+// exception (Task::wait with or without a deadline, wait_any, wait_all all work, from tasks and
+// plain threads).
 //
 // The pool starts with no thread and grows on demand, one thread per job that finds no idle
 // thread, up to blocking_pool_limit() (default 64); beyond it jobs queue, first in first out.

@@ -24,28 +24,30 @@
 // while it would block. No lock is held while parked.
 //
 // Close (Go semantics). close() is idempotent. After it, sends fail (send returns false,
-// try_send/send_for/send_until return chan_status::closed, and the value stays with the
+// try_send and send(v, deadline) return chan_status::closed, and the value stays with the
 // caller); receivers first drain what is buffered, then get nullopt / chan_status::closed;
 // senders and receivers parked at close wake with "closed". Nothing is lost or duplicated.
 //
 // Values. A send moves from its argument only when it succeeds: send(T&&) returning true,
-// try_send/send_for/send_until returning chan_status::ok. When it fails (closed; full for
-// try_send; timeout for send_for/send_until) or throws (gofer::cancelled, std::bad_alloc from
+// try_send and send(v, deadline) returning chan_status::ok. When it fails (closed; full for
+// try_send; timeout for send(v, deadline)) or throws (gofer::cancelled, std::bad_alloc from
 // an unbounded buffer's growth), the argument is untouched, so a move-only value
 // (std::unique_ptr) is still the caller's to retry or dispose of. send(const T&) sends a copy
-// and never touches the caller's object; try_send(T&) and send_for/send_until take a non-const
+// and never touches the caller's object; try_send(T&) and send(T&, deadline) take a non-const
 // lvalue and move from it on ok. select's on_send differs: it takes its value when the case is
 // built (see select.hpp).
 //
-// Results. send's bool and the chan_status of try_send, try_recv, send_for/send_until and
-// recv_for/recv_until are [[nodiscard]]: dropping one hides a closed channel, a full or empty
+// Deadlines. send(v, d) and recv(out, d) give up at the gofer::Deadline d (a duration from now
+// or a steady_clock time point; deadline.hpp) with chan_status::timeout.
+//
+// Results. send's bool and the chan_status of try_send, try_recv, send(v, d) and recv(out, d)
+// are [[nodiscard]]: dropping one hides a closed channel, a full or empty
 // one, or a timeout, and with it a value that was not sent or not received.
 //
 // Hot path: no heap allocation per message on rendezvous and bounded channels (the buffer is
 // allocated once); an unbounded channel doubles its buffer when full.
 #pragma once
 
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <iterator>
@@ -55,6 +57,7 @@
 #include <string>
 #include <utility>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/chan_state.hpp>
 #include <gofer/detail/waiter.hpp>
 #include <gofer/errors.hpp>
@@ -111,25 +114,16 @@ class Chan {
     return st;
   }
 
-  // send_for / send_until: as send, but give up at the deadline (chan_status::timeout; v
-  // untouched). ok means sent (v moved from); closed means the channel is closed (v
-  // untouched).
-  template <class Rep, class Period>
-  [[nodiscard]] chan_status send_for(T& v, std::chrono::duration<Rep, Period> timeout) {
-    return send_until(v, detail::deadline_after(timeout));
-  }
-  [[nodiscard]] chan_status send_until(T& v, std::chrono::steady_clock::time_point deadline) {
-    return state().send(v, deadline, true);
-  }
-  // recv_for / recv_until: as recv, but give up at the deadline (chan_status::timeout); out is
-  // assigned only on ok.
-  template <class Rep, class Period>
-  [[nodiscard]] chan_status recv_for(T& out, std::chrono::duration<Rep, Period> timeout) {
-    return recv_until(out, detail::deadline_after(timeout));
-  }
-  [[nodiscard]] chan_status recv_until(T& out, std::chrono::steady_clock::time_point deadline) {
+  // send(v, d): as send, but give up at the deadline d (chan_status::timeout; v untouched).
+  // ok means sent (v moved from); closed means the channel is closed (v untouched). The
+  // rvalue form leaves the caller's object untouched unless ok too.
+  [[nodiscard]] chan_status send(T& v, Deadline d) { return state().send(v, d.time_point(), true); }
+  [[nodiscard]] chan_status send(T&& v, Deadline d) { return send(v, d); }
+  // recv(out, d): as recv, but give up at the deadline d (chan_status::timeout); out is
+  // assigned only on ok; closed once the channel is closed and drained.
+  [[nodiscard]] chan_status recv(T& out, Deadline d = {}) {
     std::optional<T> got;
-    const chan_status st = state().recv(got, deadline, true);
+    const chan_status st = state().recv(got, d.time_point(), true);
     if (st == chan_status::ok) {
       out = std::move(*got);
     }

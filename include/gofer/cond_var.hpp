@@ -15,10 +15,10 @@
 // otherwise a CondVar must outlive every call on it.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
+#include <concepts>
 #include <mutex>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/spin_lock.hpp>
 #include <gofer/detail/waiter.hpp>
 #include <gofer/mutex.hpp>
@@ -32,29 +32,22 @@ class CondVar {
   CondVar& operator=(const CondVar&) = delete;
 
   void wait(std::unique_lock<Mutex>& lock) {
-    (void)wait_until(lock, detail::no_deadline);  // always no_timeout: there is no deadline
+    (void)wait(lock, Deadline::never());  // always true: there is no deadline
   }
-  template <class Pred>
+  template <std::predicate Pred>
   void wait(std::unique_lock<Mutex>& lock, Pred pred) {
     while (!pred()) {
       wait(lock);
     }
   }
-  // wait_until / wait_for: std::cv_status::timeout at the deadline.
-  [[nodiscard]] std::cv_status wait_until(std::unique_lock<Mutex>& lock,
-                                          std::chrono::steady_clock::time_point deadline);
-  template <class Rep, class Period>
-  [[nodiscard]] std::cv_status wait_for(std::unique_lock<Mutex>& lock,
-                                        std::chrono::duration<Rep, Period> timeout) {
-    return wait_until(lock, detail::deadline_after(timeout));
-  }
-  // wait_for with a predicate: pred() at the end (false means it timed out still false).
-  template <class Rep, class Period, class Pred>
-  [[nodiscard]] bool wait_for(std::unique_lock<Mutex>& lock,
-                              std::chrono::duration<Rep, Period> timeout, Pred pred) {
-    const auto deadline = detail::deadline_after(timeout);
+  // wait(lock, d): false if no notify came by the deadline d.
+  [[nodiscard]] bool wait(std::unique_lock<Mutex>& lock, Deadline d);
+  // wait(lock, pred, d): pred() at the end (false means the deadline passed with it still
+  // false).
+  template <std::predicate Pred>
+  [[nodiscard]] bool wait(std::unique_lock<Mutex>& lock, Pred pred, Deadline d) {
     while (!pred()) {
-      if (wait_until(lock, deadline) == std::cv_status::timeout) {
+      if (!wait(lock, d)) {
         return pred();
       }
     }

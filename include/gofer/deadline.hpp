@@ -17,7 +17,9 @@
 // for void), sync primitives false, I/O throws std::system_error(std::errc::timed_out) having
 // lost no byte.
 //
-// Invariants: a Deadline is a steady_clock time point; huge durations saturate to never().
+// Invariants: a Deadline is a steady_clock time point; huge durations and time points beyond
+// the clock's range saturate to never() (or to the clock's minimum: long passed); a NaN
+// floating duration or time point throws std::invalid_argument.
 // Thread-safety: a value type, cheap to copy (one 64-bit word); reading the clock is the only
 // cost of building one from a duration. Nothing here blocks.
 #pragma once
@@ -31,10 +33,23 @@ namespace detail {
 using clock = std::chrono::steady_clock;
 inline constexpr clock::time_point no_deadline = clock::time_point::max();
 
+[[noreturn]] void throw_nan_deadline();
+
+// check_not_nan: a NaN duration has no meaning as a deadline (std::invalid_argument).
+template <class Rep, class Period>
+void check_not_nan(std::chrono::duration<Rep, Period> d) {
+  if constexpr (std::chrono::treat_as_floating_point_v<Rep>) {
+    if (d.count() != d.count()) {
+      throw_nan_deadline();
+    }
+  }
+}
+
 // deadline_after: now + timeout, rounded up to the clock's tick; saturates to no_deadline for
 // huge timeouts; a negative timeout means "now".
 template <class Rep, class Period>
 clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  check_not_nan(timeout);
   const auto now = clock::now();
   if (timeout <= timeout.zero()) {
     return now;
@@ -44,6 +59,21 @@ clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
     return no_deadline;
   }
   return now + std::chrono::ceil<clock::duration>(timeout);
+}
+
+// deadline_at: tp rounded up to the clock's tick, saturating at both ends of clock's range.
+template <class Duration>
+clock::time_point deadline_at(std::chrono::time_point<clock, Duration> tp) {
+  check_not_nan(tp.time_since_epoch());
+  using ld = std::chrono::duration<long double, std::nano>;
+  const ld since(tp.time_since_epoch());
+  if (since >= ld(clock::duration::max())) {
+    return no_deadline;
+  }
+  if (since <= ld(clock::duration::min())) {
+    return clock::time_point::min();
+  }
+  return std::chrono::ceil<clock::duration>(tp);
 }
 }  // namespace detail
 
@@ -59,8 +89,8 @@ class Deadline {
       : at_(detail::deadline_after(d)) {}
   // Deadline(tp): at tp (steady_clock only), rounded up to the clock's tick.
   template <class Duration>
-  constexpr Deadline(std::chrono::time_point<clock, Duration> tp)  // NOLINT
-      : at_(std::chrono::ceil<clock::duration>(tp)) {}
+  Deadline(std::chrono::time_point<clock, Duration> tp)  // NOLINT
+      : at_(detail::deadline_at(tp)) {}
 
   static constexpr Deadline never() noexcept { return Deadline(); }
 

@@ -32,10 +32,10 @@ auto with_event_loop(F&& body) {
   return t.wait();
 }
 
-// sleep_task: a task that sleeps for d (NimGo's sleepTask), e.g. to race it with wait_any.
-template <class Rep, class Period>
-Task<void> sleep_task(std::chrono::duration<Rep, Period> d) {
-  return go([deadline = detail::deadline_after(d)] { sleep_until(deadline); });
+// sleep_task: a task that sleeps until the deadline d (NimGo's sleepTask), e.g. to race it
+// with wait_any.
+inline Task<void> sleep_task(Deadline d) {
+  return go([d] { sleep_until(d.time_point()); });
 }
 
 }  // namespace gofer

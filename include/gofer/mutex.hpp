@@ -18,6 +18,7 @@
 
 #include <chrono>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/spin_lock.hpp>
 #include <gofer/detail/waiter.hpp>
 
@@ -30,15 +31,19 @@ class Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void lock() { lock_until(detail::no_deadline, true); }
+  // lock(d): true once held; false if the deadline d passed first.
+  [[nodiscard]] bool lock(Deadline d) { return lock_until(d.time_point(), true); }
   // try_lock: takes the lock if it is free now; true then.
   [[nodiscard]] bool try_lock();
-  // try_lock_for / try_lock_until: true once held; false if the deadline passed first.
+  // try_lock_for / try_lock_until: lock(d) under the names TimedLockable requires, so that
+  // std::unique_lock(m, 50ms) works.
   template <class Rep, class Period>
   [[nodiscard]] bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return lock_until(detail::deadline_after(timeout), true);
+    return lock(timeout);
   }
-  [[nodiscard]] bool try_lock_until(std::chrono::steady_clock::time_point deadline) {
-    return lock_until(deadline, true);
+  template <class Duration>
+  [[nodiscard]] bool try_lock_until(std::chrono::time_point<Deadline::clock, Duration> tp) {
+    return lock(tp);
   }
   void unlock();
 

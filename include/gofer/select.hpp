@@ -20,7 +20,7 @@
 // rvalue is moved into it at once. A value the case does not send (the channel is closed, or
 // another case ran) is destroyed with the case, at the end of the statement that built it. So
 // a move-only value passed as std::move(p) is gone whether or not it was sent; to keep it on
-// failure, use Chan::send, try_send or send_for, which leave their argument untouched unless
+// failure, use Chan::send or try_send, which leave their argument untouched unless
 // they succeed.
 //
 // How it works (Go's selectgo): lock the channels in address order (each once); visit the cases
@@ -33,7 +33,6 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -41,6 +40,7 @@
 #include <utility>
 
 #include <gofer/chan.hpp>
+#include <gofer/deadline.hpp>
 #include <gofer/detail/waiter.hpp>
 
 namespace gofer {
@@ -186,10 +186,11 @@ detail::SendArm<T, std::decay_t<F>> on_send(const Chan<T>& ch, V&& value, F&& f)
   return {ch, T(std::forward<V>(value)), std::forward<F>(f)};
 }
 
-// on_timeout: runs f if no other case is ready within `timeout`.
-template <class Rep, class Period, class F>
-detail::TimeoutCase<std::decay_t<F>> on_timeout(std::chrono::duration<Rep, Period> timeout, F&& f) {
-  return {detail::deadline_after(timeout), std::forward<F>(f)};
+// on_timeout: runs f if no other case is ready by the deadline d (a duration from now or a
+// steady_clock time point; deadline.hpp).
+template <class F>
+detail::TimeoutCase<std::decay_t<F>> on_timeout(Deadline d, F&& f) {
+  return {d.time_point(), std::forward<F>(f)};
 }
 
 // on_default: runs f at once if no channel case is ready (a non-blocking select).

@@ -15,9 +15,9 @@
 // otherwise a Semaphore must outlive every call on it.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/spin_lock.hpp>
 #include <gofer/detail/waiter.hpp>
 
@@ -32,16 +32,12 @@ class Semaphore {
 
   // acquire: takes one permit, parking while none is free.
   void acquire() {
-    (void)try_acquire_until(detail::no_deadline);  // always true: there is no deadline
+    (void)acquire(Deadline::never());  // always true: there is no deadline
   }
+  // acquire(d): as acquire, but false if no permit came by the deadline d.
+  [[nodiscard]] bool acquire(Deadline d);
   // try_acquire: takes a permit if one is free now; true then.
   [[nodiscard]] bool try_acquire();
-  // try_acquire_for / try_acquire_until: false if no permit came by the deadline.
-  template <class Rep, class Period>
-  [[nodiscard]] bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
-    return try_acquire_until(detail::deadline_after(timeout));
-  }
-  [[nodiscard]] bool try_acquire_until(std::chrono::steady_clock::time_point deadline);
   // release: returns n permits (n >= 0, else std::invalid_argument).
   void release(std::ptrdiff_t n = 1);
   // available: free permits now (a snapshot).

@@ -9,7 +9,8 @@
 //
 // Waiting. wait() returns the task's result or rethrows its exception. In a task it parks only
 // that task; in plain code (no task) it runs this thread's loop until the task is done, so
-// go + wait work in main() without ceremony. Any thread may wait on any task. A Task can be
+// go + wait work in main() without ceremony. wait(d) gives up at a gofer::Deadline (an empty
+// optional; the task keeps running). Any thread may wait on any task. A Task can be
 // waited once: the second wait() throws std::logic_error (the result was moved out). A Task
 // that is dropped unwaited keeps running (it is detached); if it then ends with an exception
 // that nobody took, the exception is printed to stderr with the task id and name when the
@@ -24,7 +25,6 @@
 // time); the task it refers to may be waited, inspected or stopped from any thread.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +36,7 @@
 #include <variant>
 #include <vector>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/task_state.hpp>
 #include <gofer/detail/waiter.hpp>
 
@@ -98,17 +99,14 @@ class Task {
     return take();
   }
 
-  // wait_for / wait_until: as wait(), but give up at the timeout: then the result is empty
-  // (std::optional<T>; for Task<void>, false) and the task keeps running (it is not stopped).
-  template <class Rep, class Period>
-  [[nodiscard]] auto wait_for(std::chrono::duration<Rep, Period> timeout) {
-    return wait_until(detail::deadline_after(timeout));
-  }
-  [[nodiscard]] auto wait_until(detail::clock::time_point deadline) {
+  // wait(d): as wait(), but give up at the deadline d (a duration from now or a steady_clock
+  // time point; deadline.hpp): then the result is empty (std::optional<T>; for Task<void>,
+  // false) and the task keeps running (it is not stopped) and can be waited again.
+  [[nodiscard]] auto wait(Deadline d) {
     using R = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
     auto& st = state();
     st.check_not_waited();
-    if (!st.await(deadline)) {
+    if (!st.await(d.time_point())) {
       return R{};
     }
     if constexpr (std::is_void_v<T>) {
@@ -214,10 +212,10 @@ T wait(Task<T>&& t) {
   return t.wait();
 }
 
-// wait_for: free-function form of Task::wait_for (NimGo's wait(task, timeoutMs)).
-template <class T, class Rep, class Period>
-[[nodiscard]] auto wait_for(Task<T>& t, std::chrono::duration<Rep, Period> timeout) {
-  return t.wait_for(timeout);
+// wait(t, d): free-function form of Task::wait(d) (NimGo's wait(task, timeoutMs)).
+template <class T>
+[[nodiscard]] auto wait(Task<T>& t, Deadline d) {
+  return t.wait(d);
 }
 
 // go_and_wait: spawn and wait in one call (NimGo's goAndWait).
@@ -236,23 +234,17 @@ std::ptrdiff_t wait_any_until(TaskStateBase* const* tasks, std::size_t n,
 // Throws std::invalid_argument for an empty vector.
 template <class T>
 std::size_t wait_any(std::vector<Task<T>>& tasks) {
-  return static_cast<std::size_t>(*wait_any_until(tasks, detail::no_deadline));
+  return *wait_any(tasks, Deadline::never());
 }
-// wait_any with a timeout: empty if none is done in time.
-template <class T, class Rep, class Period>
-[[nodiscard]] std::optional<std::size_t> wait_any(std::vector<Task<T>>& tasks,
-                                                  std::chrono::duration<Rep, Period> timeout) {
-  return wait_any_until(tasks, detail::deadline_after(timeout));
-}
+// wait_any(tasks, d): empty if none is done by the deadline d.
 template <class T>
-[[nodiscard]] std::optional<std::size_t> wait_any_until(std::vector<Task<T>>& tasks,
-                                                        detail::clock::time_point deadline) {
+[[nodiscard]] std::optional<std::size_t> wait_any(std::vector<Task<T>>& tasks, Deadline d) {
   std::vector<detail::TaskStateBase*> states;
   states.reserve(tasks.size());
   for (auto& t : tasks) {
     states.push_back(&detail_state(t));
   }
-  auto i = detail::wait_any_until(states.data(), states.size(), deadline);
+  auto i = detail::wait_any_until(states.data(), states.size(), d.time_point());
   if (i < 0) {
     return std::nullopt;
   }
@@ -279,14 +271,12 @@ auto wait_all(std::vector<Task<T>>& tasks) {
     return out;
   }
 }
-// wait_all with a timeout: false if not every task finished in time (they keep running and
-// can be waited again); true once all are done (then wait() each for its result).
-template <class T, class Rep, class Period>
-[[nodiscard]] bool wait_all(std::vector<Task<T>>& tasks,
-                            std::chrono::duration<Rep, Period> timeout) {
-  const auto deadline = detail::deadline_after(timeout);
+// wait_all(tasks, d): false if not every task finished by the deadline d (they keep running
+// and can be waited again); true once all are done (then wait() each for its result).
+template <class T>
+[[nodiscard]] bool wait_all(std::vector<Task<T>>& tasks, Deadline d) {
   for (auto& t : tasks) {
-    if (!detail_state(t).await(deadline)) {
+    if (!detail_state(t).await(d.time_point())) {
       return false;
     }
   }

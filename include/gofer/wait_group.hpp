@@ -17,9 +17,9 @@
 // once; otherwise a WaitGroup must outlive every call on it.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 
+#include <gofer/deadline.hpp>
 #include <gofer/detail/spin_lock.hpp>
 #include <gofer/detail/waiter.hpp>
 
@@ -40,14 +40,10 @@ class WaitGroup {
 
   // wait: parks until the counter is zero.
   void wait() {
-    (void)wait_until(detail::no_deadline);  // always true: there is no deadline
+    (void)wait(Deadline::never());  // always true: there is no deadline
   }
-  // wait_for / wait_until: false if the counter is still positive at the deadline.
-  template <class Rep, class Period>
-  [[nodiscard]] bool wait_for(std::chrono::duration<Rep, Period> timeout) {
-    return wait_until(detail::deadline_after(timeout));
-  }
-  [[nodiscard]] bool wait_until(std::chrono::steady_clock::time_point deadline);
+  // wait(d): false if the counter is still positive at the deadline d.
+  [[nodiscard]] bool wait(Deadline d);
 
  private:
   mutable detail::SpinLock lock_;

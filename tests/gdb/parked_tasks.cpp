@@ -174,6 +174,6 @@ int main(int argc, char** argv) {
   // The main thread parks too (a pseudo-task), until the test kills the program.
   gofer::Chan<int> quit;
   int unused = 0;
-  (void)quit.recv_for(unused, give_up);
+  (void)quit.recv(unused, give_up);
   std::_Exit(0);  // the tasks never finish: skip the Runtime's join
 }

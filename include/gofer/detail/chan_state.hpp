@@ -47,7 +47,7 @@ enum class chan_status {
   empty,    // try_recv: nothing to receive now
   full,     // try_send: no receiver and no room now
   closed,   // the channel is closed (and, for receives, drained)
-  timeout,  // send_for / recv_for: the time ran out
+  timeout,  // send(v, deadline) / recv(out, deadline): the deadline passed
 };
 
 namespace detail {
