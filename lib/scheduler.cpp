@@ -32,15 +32,10 @@ struct ThreadExit {
 }  // namespace
 
 void ensure_scheduler() {
-  if (!can_park()) {
-    Scheduler::local();
-  }
+  (void)Scheduler::local();
 }
 
-Scheduler& Scheduler::local() {
-  if (Scheduler* s = installed()) {
-    return *s;
-  }
+Scheduler& Scheduler::install() {
   boost::fibers::context::active();  // Boost's per-thread state first: it must die last
   auto* s = new Scheduler();
   boost::fibers::context::active()->get_scheduler()->set_algo(
@@ -87,12 +82,9 @@ void Scheduler::detach_timers() noexcept {
   }
 }
 
-void Scheduler::task_finished(TaskControl& tc) noexcept {
-  registry.task_finished(tc);
-  if (registry.live() == 0) {
-    WakeList wake;
-    wake.take_all(idle_waiters_);
-  }
+void Scheduler::wake_idle_waiters() noexcept {
+  WakeList wake;
+  wake.take_all(idle_waiters_);
 }
 
 void Scheduler::stop_all() noexcept {

@@ -37,7 +37,10 @@ namespace gofer::detail {
 class Scheduler final : public boost::fibers::algo::algorithm, public Home {
  public:
   // local: this thread's Scheduler, installing it first if needed.
-  static Scheduler& local();
+  static Scheduler& local() {
+    Scheduler* const s = installed();
+    return s != nullptr ? *s : install();
+  }
   // installed: this thread's Scheduler, or nullptr (its Home is the only one: the Scheduler).
   static Scheduler* installed() noexcept { return static_cast<Scheduler*>(Home::current()); }
 
@@ -56,7 +59,11 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
 
   // Live tasks whose home is this thread (each task is registered while it runs).
   void task_started(TaskControl& tc) noexcept { registry.task_started(tc); }
-  void task_finished(TaskControl& tc) noexcept;
+  void task_finished(TaskControl& tc) noexcept {
+    if (registry.task_finished(tc) == 0) [[unlikely]] {
+      wake_idle_waiters();
+    }
+  }
   std::size_t live_tasks() const noexcept { return registry.live(); }
   // stop_all: request_stop on every live task of this thread.
   void stop_all() noexcept;
@@ -73,6 +80,11 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
   std::uint64_t sleeps() const noexcept { return reactor.sleeps(); }
 
  private:
+  // install: installs this thread's Scheduler (out of line: the cold half of local()).
+  [[gnu::noinline]] static Scheduler& install();
+  // wake_idle_waiters: the thread's last task ended: wakes wait_idle()'s callers.
+  [[gnu::noinline]] void wake_idle_waiters() noexcept;
+
   ReadyQueue ready_;
   std::atomic<bool> timers_armed_{false};  // timers_ is non-empty (timer_heap.hpp)
   WaitQueue idle_waiters_;
