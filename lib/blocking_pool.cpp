@@ -32,6 +32,7 @@
 #include <gofer/errors.hpp>
 
 #include "activity.hpp"
+#include "signal_mask.hpp"
 
 namespace gofer {
 
@@ -73,6 +74,7 @@ class Pool {
       ++threads_;
       threads_list_.emplace_back();
       auto it = std::prev(threads_list_.end());
+      const detail::InheritBlockedSignals no_signals;  // signal_mask.hpp
       *it = std::thread([this, it] { run(it); });
     } catch (...) {
       --threads_;

@@ -47,7 +47,7 @@ bool stuck(const std::vector<std::pair<int, std::uint64_t>>& episode) {
     ++seen;
     auto it = std::find_if(episode.begin(), episode.end(),
                            [&r](const auto& e) { return e.first == r.index(); });
-    if (it == episode.end() || it->second != r.resumes()) {
+    if (it == episode.end() || it->second != r.switches()) {
       moved = true;
       return;
     }

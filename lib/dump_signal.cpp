@@ -22,6 +22,8 @@
 
 #include <gofer/debug.hpp>
 
+#include "signal_mask.hpp"
+
 namespace gofer {
 
 namespace {
@@ -62,6 +64,7 @@ void dump_tasks_on_signal(int sig) {
     }
     // The reader blocks; only the handler's end stays non-blocking.
     ::fcntl(dump_pipe[0], F_SETFL, 0);
+    const detail::InheritBlockedSignals no_signals;  // signal_mask.hpp
     std::thread(dump_loop).detach();
   }
   struct sigaction sa {};

@@ -5,17 +5,7 @@
 
 namespace gofer::detail {
 
-namespace {
-thread_local Home* this_thread_home = nullptr;
-}  // namespace
-
-Home* Home::current() noexcept {
-  return this_thread_home;
-}
-
-void Home::set_current(Home* h) noexcept {
-  this_thread_home = h;
-}
+constinit thread_local Home* this_thread_home = nullptr;
 
 bool can_park() noexcept {
   return this_thread_home != nullptr;

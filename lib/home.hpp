@@ -7,6 +7,9 @@
 // thread's installation and exit) is a Home, and installs itself as the thread's Home; the
 // waiter layer (waiter.cpp) depends on this header and nothing above it.
 //
+// current() is inline (a thread-local pointer with a constant initializer: one TLS load, no
+// call), because every wait, wake and yield asks for it.
+//
 // Thread-safety: current() on any thread (its own Home); the parts document their own rules.
 #pragma once
 
@@ -16,14 +19,18 @@
 
 namespace gofer::detail {
 
+class Home;
+// this_thread_home: the thread's Home (nullptr: no scheduler installed); set by set_current().
+extern constinit thread_local Home* this_thread_home;
+
 class Home {
  public:
-  Home() : registry(*this) {}
+  Home() : registry(*this, counters) {}
   Home(const Home&) = delete;
   Home& operator=(const Home&) = delete;
 
   // current: this thread's Home, or nullptr when no scheduler is installed.
-  static Home* current() noexcept;
+  static Home* current() noexcept { return this_thread_home; }
 
   Reactor reactor;
   SchedCounters counters;  // before registry: a reader finds it alive while listed
@@ -32,7 +39,7 @@ class Home {
  protected:
   ~Home() = default;
   // set_current: installs (or, with nullptr, removes) this thread's Home.
-  static void set_current(Home* h) noexcept;
+  static void set_current(Home* h) noexcept { this_thread_home = h; }
 };
 
 }  // namespace gofer::detail

@@ -172,7 +172,7 @@ std::vector<SchedulerSample> sample_schedulers() {
     Reactor& re = r.owner().reactor;
     const bool idle = re.is_idle();
     out.push_back(SchedulerSample{r.index(), idle, idle && re.idle_deadline() != no_deadline,
-                                  re.poller().watching(), re.inbox_empty(), r.resumes(),
+                                  re.poller().watching(), re.inbox_empty(), r.switches(),
                                   r.running() != nullptr, r.thread_id()});
   });
   return out;

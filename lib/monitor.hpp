@@ -36,6 +36,7 @@ struct SchedulerSample {
   bool timer;            // idle with a deadline (a timer is armed)
   std::size_t watching;  // fds watched by its poller
   bool inbox_empty;      // no remote wake queued
+  // resumes: TaskRegistry::switches().
   std::uint64_t resumes;
   bool task_running;  // running() != nullptr
   long tid;

@@ -12,6 +12,7 @@
 
 #include "activity.hpp"
 #include "scheduler.hpp"
+#include "signal_mask.hpp"
 #include "task_dump.hpp"
 
 namespace gofer {
@@ -44,6 +45,7 @@ Runtime::Runtime(std::size_t threads) {
     std::promise<void> up;
     std::future<void> started = up.get_future();
     try {
+      const detail::InheritBlockedSignals no_signals;  // signal_mask.hpp
       w.thread = std::thread([this, &w, i, up = std::move(up)]() mutable {
         current_runtime = this;
         const std::string name = "gofer-rt-" + std::to_string(i);
@@ -54,8 +56,14 @@ Runtime::Runtime(std::size_t threads) {
           up.set_exception(std::current_exception());
           return;
         }
+        {
+          std::lock_guard guard(scheds_mu_);
+          w.sched = detail::Scheduler::installed();
+        }
         up.set_value();
         run_worker(w, i, stop_);
+        std::lock_guard guard(scheds_mu_);
+        w.sched = nullptr;  // no task is left; the scheduler dies at thread exit
       });
       started.get();
     } catch (const std::exception& e) {
@@ -106,6 +114,9 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
     for (auto& job : w.inbox) {
       try {
         detail::launch(job->st, job->opts, job->opts.where);
+        if (stop.load()) {
+          detail::request_stop(job->st->control);  // Runtime::request_stop came first
+        }
       } catch (...) {
         // The task never started: finish it with the error so its waiters see it.
         job->st->finish(std::current_exception());
@@ -126,6 +137,16 @@ void Runtime::run_worker(Worker& w, std::size_t index, const std::atomic<bool>& 
       char prefix[64];
       std::snprintf(prefix, sizeof prefix, "gofer: Runtime thread %zu:", index);
       detail::report_live(sched.registry, stderr, prefix, 20);
+    }
+  }
+}
+
+void Runtime::request_stop() noexcept {
+  stop_.store(true);
+  std::lock_guard guard(scheds_mu_);
+  for (auto& w : threads_) {
+    if (w->sched != nullptr) {
+      w->sched->stop_all();
     }
   }
 }

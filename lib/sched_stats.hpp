@@ -27,8 +27,11 @@ namespace gofer::detail {
 
 class Counter {
  public:
-  void bump(std::uint64_t n = 1) noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  // bump: adds n; returns the new count.
+  std::uint64_t bump(std::uint64_t n = 1) noexcept {
+    const std::uint64_t v = v_.load(std::memory_order_relaxed) + n;
+    v_.store(v, std::memory_order_relaxed);
+    return v;
   }
   void raise_to(std::uint64_t v) noexcept {
     if (v > v_.load(std::memory_order_relaxed)) {
@@ -80,8 +83,8 @@ class RunDelay {
 
 // SchedCounters: what one scheduler counts (the reactor and poller count their own parts).
 struct SchedCounters {
-  Counter tasks_spawned;     // tasks launched on this thread
-  Counter parks;             // waits that suspended here
+  Counter parks;             // waits that suspended here (counted as they suspend)
+  Counter yields;            // gofer::yield() calls here
   Counter local_wakes;       // wakes this thread made of its own waiters
   Counter remote_wakes;      // wakes this thread made of other threads' waiters
   Counter eventfd_writes;    // of those, the ones that had to write the target's eventfd

@@ -20,6 +20,7 @@ struct ThreadExit {
     if (s == nullptr) {
       return;
     }
+    s->detach_timers();
     if (s->live_tasks() > 0) {
       s->stop_all();
       s->wait_idle(no_deadline);
@@ -31,15 +32,10 @@ struct ThreadExit {
 }  // namespace
 
 void ensure_scheduler() {
-  if (!can_park()) {
-    Scheduler::local();
-  }
+  (void)Scheduler::local();
 }
 
-Scheduler& Scheduler::local() {
-  if (Scheduler* s = installed()) {
-    return *s;
-  }
+Scheduler& Scheduler::install() {
   boost::fibers::context::active();  // Boost's per-thread state first: it must die last
   auto* s = new Scheduler();
   boost::fibers::context::active()->get_scheduler()->set_algo(
@@ -55,25 +51,40 @@ Scheduler& Scheduler::local() {
 Scheduler::Scheduler() = default;
 
 Scheduler::~Scheduler() {
+  detach_timers();
   if (Home::current() == this) {
     set_current(nullptr);
   }
 }
 
 boost::fibers::context* Scheduler::pick_next() noexcept {
-  if (reactor.wants_dispatcher() &&
+  const bool timers = timers_armed_.load(std::memory_order_relaxed);
+  if ((reactor.wants_dispatcher() || timers) &&
       boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
     reactor.on_dispatcher();
+    if (timers) {
+      timers_->fire_due();  // on the dispatcher: the tasks it wakes or spawns run after it
+    }
   }
   return ready_.pop();
 }
 
-void Scheduler::task_finished(TaskControl& tc) noexcept {
-  registry.task_finished(tc);
-  if (registry.live() == 0) {
-    WakeList wake;
-    wake.take_all(idle_waiters_);
+const std::shared_ptr<TimerHeap>& Scheduler::timers() {
+  if (timers_ == nullptr) {
+    timers_ = std::make_shared<TimerHeap>(reactor, timers_armed_);
   }
+  return timers_;
+}
+
+void Scheduler::detach_timers() noexcept {
+  if (timers_ != nullptr) {
+    timers_->detach();
+  }
+}
+
+void Scheduler::wake_idle_waiters() noexcept {
+  WakeList wake;
+  wake.take_all(idle_waiters_);
 }
 
 void Scheduler::stop_all() noexcept {

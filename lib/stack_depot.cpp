@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "errno_error.hpp"
+#include "signal_mask.hpp"
 
 namespace gofer::detail {
 
@@ -330,6 +331,7 @@ void background_main() noexcept {
 void wake_background(Depot& d) noexcept {
   if (!d.background_started) {
     try {
+      const InheritBlockedSignals no_signals;  // signal_mask.hpp
       std::thread(background_main).detach();
       d.background_started = true;
     } catch (const std::system_error&) {

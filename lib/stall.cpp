@@ -116,7 +116,7 @@ struct Stalled {
 Stalled inspect(int index, std::uint64_t resumes) {
   Stalled s;
   for_each_registry([&](TaskRegistry& r) {
-    if (r.index() != index || r.resumes() != resumes || r.owner().reactor.is_idle()) {
+    if (r.index() != index || r.switches() != resumes || r.owner().reactor.is_idle()) {
       return;
     }
     const TaskControl* running = r.running();

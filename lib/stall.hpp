@@ -1,11 +1,11 @@
 // stall.hpp: the stall detector: a task that runs too long without parking or yielding.
 //
 // A scheduler stalls when its reactor is not idle, a task is running (running() != nullptr),
-// and resumes() has not moved, in consecutive monitor samples spanning the threshold. Then it
-// prints one report (debug.hpp shows it): the task, its scheduler and thread; the system call
-// the thread is blocked in, if any (from /proc/self/task/<tid>/{stat,syscall}); and the
-// thread's backtrace (thread_backtrace.hpp). A stall is reported once; the detector re-arms
-// when resumes() moves or the thread goes idle.
+// and switches() (task_registry.hpp) has not moved, in consecutive monitor samples spanning the
+// threshold. Then it prints one report (debug.hpp shows it): the task, its scheduler and
+// thread; the system call the thread is blocked in, if any (from
+// /proc/self/task/<tid>/{stat,syscall}); and the thread's backtrace (thread_backtrace.hpp). A
+// stall is reported once; the detector re-arms when switches() moves or the thread goes idle.
 //
 // Not signalled for a backtrace: a thread inside a system call that a signal handler would end
 // with EINTR even under SA_RESTART (sleeps, poll/select/epoll, connect...; signal(7)): taking

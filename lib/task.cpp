@@ -38,7 +38,7 @@ class RecordingStack {
 
 void task_entry(TaskStateBase* st) noexcept {
   Scheduler* const home = Scheduler::installed();  // launch() installed it
-  set_current_control(&st->control, home);
+  set_current_control(&st->control);
   std::exception_ptr error;
   try {
     st->run();
@@ -50,7 +50,7 @@ void task_entry(TaskStateBase* st) noexcept {
   st->control.finished.store(true, std::memory_order_release);
   st->finish(std::move(error));
   check_finished_stack();
-  set_current_control(nullptr, home);
+  set_current_control(nullptr);
   home->task_finished(st->control);
   st->release();
 }
@@ -167,7 +167,6 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
     throw;
   }
   sched.task_started(st->control);
-  sched.counters.tasks_spawned.bump();
   // A task spawned from a group's member joins that group. The fiber cannot run before this
   // task next switches, so the group sees it before it can end.
   if (st->control.group == nullptr) {

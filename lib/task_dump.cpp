@@ -42,7 +42,7 @@ void read_wait(const TaskControl& tc, TaskInfo& info) {
   if (w->info.describe != nullptr) {
     w->info.describe(w->info, info.wait);
   } else {
-    info.wait = w->info.what;
+    info.wait = w->info.what != nullptr ? w->info.what : "a gofer call";
   }
   const std::uint64_t now = ticks();
   info.waiting_for = std::chrono::nanoseconds(

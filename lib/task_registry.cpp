@@ -31,6 +31,8 @@ static_assert(std::is_trivially_destructible_v<RegistryList>,
 extern constinit RegistryList registry_list;
 constinit RegistryList registry_list;
 
+constinit thread_local std::atomic<TaskControl*> this_thread_running{nullptr};
+
 namespace {
 
 std::string current_thread_name() {
@@ -43,8 +45,12 @@ std::string current_thread_name() {
 
 }  // namespace
 
-TaskRegistry::TaskRegistry(Home& owner)
-    : owner_(owner), tid_(::syscall(SYS_gettid)), thread_name_(current_thread_name()) {
+TaskRegistry::TaskRegistry(Home& owner, const SchedCounters& counters)
+    : owner_(owner),
+      tid_(::syscall(SYS_gettid)),
+      thread_name_(current_thread_name()),
+      counters_(counters),
+      running_(&this_thread_running) {
   thread_record_.id = new_task_id();
   thread_record_.name = thread_name_;
   RegistryList& list = registry_list;

@@ -3,7 +3,7 @@
 // TaskRegistry (one per scheduler, in its Home) lists the TaskControl records of the tasks whose
 // home is that scheduler's thread, plus one record for the thread's own context (the "thread
 // record", through which a plain thread blocked in a gofer call shows up as a pseudo-task). It also
-// publishes which task runs now and how many times the thread resumed a task, for the dumps
+// publishes which task runs now and how many context switches the thread made, for the dumps
 // and the stall watchdog. It is the source of gofer::tasks() and dump_tasks() (debug.hpp).
 //
 // Every registry is linked into one process-wide list (registry_list in task_registry.cpp,
@@ -15,18 +15,32 @@
 //
 // Invariants:
 //   - A record is in exactly one registry from task_started() to task_finished(), both on the
-//     home thread under the registry's lock; so a reader that holds the lock (for_each) may
-//     read any listed record's fields and take its lock (order: process list -> registry ->
+//     home thread; the list is in start order. Only the home thread changes the list. It
+//     unlinks under the registry's lock, so a reader that holds the lock (for_each) may read
+//     any listed record's fields and take its lock (order: process list -> registry ->
 //     record; nothing takes them the other way round).
-//   - running() is the task the thread last resumed (nullptr: none or the thread's own
-//     context); together with resumes() (and service_waits()) it is written only by the home
-//     thread with relaxed stores (no read-modify-write), so publishing costs a store per
-//     switch, not a shared atomic operation.
+//   - Appending takes no lock (a spawn pays no atomic read-modify-write for the list). Why a
+//     reader holding the lock still sees a consistent list: the home thread is the only writer,
+//     and the lock keeps it from unlinking while the reader walks, so the only concurrent
+//     change is an append. It initializes the new record (live_next = nullptr, every field a
+//     reader uses) and then publishes it with one release store into the last record's
+//     live_next (or head_ when the list is empty); the reader loads head_ and live_next with
+//     acquire, so it either stops at the old end or sees the new record whole. live_prev and
+//     tail_ are read by the home thread only.
+//   - running() is the task the thread runs now (nullptr: none, or the thread's own context).
+//     It is read from the thread-local this_thread_running that set_current_control()
+//     (waiter.hpp) stores on every switch anyway, through a pointer taken at construction: a
+//     switch publishes it at no extra cost. The thread's thread-locals outlive its registry.
+//   - switches() moves whenever a context of the thread gives up the CPU: it is the sum of
+//     tasks started and finished here and of waits that suspended and yields (counted by the
+//     home thread, SchedCounters), so no switch pays a store for it. A scheduler whose
+//     switches() stays put while it is busy is running one task all that time (stall.hpp).
+//   - started/finished and service_waits() are written only by the home thread with relaxed
+//     stores (no read-modify-write).
 //
-// Thread-safety: task_started/task_finished/set_running/enter_service/leave_service on the
-// home thread; for_each, live() and the reads of running()/resumes()/service_waits() from any
-// thread. Nothing here blocks except on the
-// short spin locks.
+// Thread-safety: task_started/task_finished/enter_service/leave_service on the home thread;
+// for_each, live(), running(), switches() and service_waits() from any thread. Nothing here
+// blocks except on the short spin locks.
 #pragma once
 
 #include <atomic>
@@ -38,13 +52,21 @@
 #include <gofer/detail/spin_lock.hpp>
 #include <gofer/detail/waiter.hpp>
 
+#include "sched_stats.hpp"
+
 namespace gofer::detail {
 
 class Home;
 
+// this_thread_running: the TaskControl of the task running on this thread (nullptr in plain
+// code); written by set_current_control() (waiter.cpp), read by other threads through
+// TaskRegistry::running().
+extern constinit thread_local std::atomic<TaskControl*> this_thread_running;
+
 class TaskRegistry {
  public:
-  explicit TaskRegistry(Home& owner);
+  // TaskRegistry: on its home thread; `counters` are its Home's (read by switches()).
+  TaskRegistry(Home& owner, const SchedCounters& counters);
   ~TaskRegistry();
   TaskRegistry(const TaskRegistry&) = delete;
   TaskRegistry& operator=(const TaskRegistry&) = delete;
@@ -56,35 +78,42 @@ class TaskRegistry {
   long thread_id() const noexcept { return tid_; }  // the kernel's thread id
   Home& owner() const noexcept { return owner_; }
 
+  // task_started / task_finished: list and unlist tc (home thread; see the invariants).
   void task_started(TaskControl& tc) noexcept {
-    std::lock_guard guard(lock_);
-    tc.live_next = nullptr;
-    tc.live_prev = tail_;
-    (tail_ != nullptr ? tail_->live_next : head_) = &tc;
+    TaskControl* const last = tail_;
+    tc.live_prev = last;
+    tc.live_next.store(nullptr, std::memory_order_relaxed);
+    (last != nullptr ? last->live_next : head_).store(&tc, std::memory_order_release);
     tail_ = &tc;
-    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    started_.bump();
   }
-  void task_finished(TaskControl& tc) noexcept {
-    std::lock_guard guard(lock_);
-    (tc.live_prev != nullptr ? tc.live_prev->live_next : head_) = tc.live_next;
-    (tc.live_next != nullptr ? tc.live_next->live_prev : tail_) = tc.live_prev;
-    tc.live_prev = tc.live_next = nullptr;
-    live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (running_.load(std::memory_order_relaxed) == &tc) {
-      running_.store(nullptr, std::memory_order_relaxed);
+  // task_finished returns the number of tasks still live.
+  std::uint64_t task_finished(TaskControl& tc) noexcept {
+    {
+      std::lock_guard guard(lock_);
+      TaskControl* const next = tc.live_next.load(std::memory_order_relaxed);
+      (tc.live_prev != nullptr ? tc.live_prev->live_next : head_)
+          .store(next, std::memory_order_relaxed);
+      (next != nullptr ? next->live_prev : tail_) = tc.live_prev;
     }
+    return started_.get() - finished_.bump();
   }
   // live: the number of live tasks (exact on the home thread, a snapshot elsewhere).
-  std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+  std::size_t live() const noexcept {
+    const std::uint64_t finished = finished_.get();
+    const std::uint64_t started = started_.get();
+    return started > finished ? started - finished : 0;
+  }
+  // started: the tasks started on this thread so far (SchedulerStats::tasks_spawned).
+  std::uint64_t started() const noexcept { return started_.get(); }
 
   TaskControl& thread_record() noexcept { return thread_record_; }
 
-  void set_running(TaskControl* tc) noexcept {
-    running_.store(tc, std::memory_order_relaxed);
-    resumes_.store(resumes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  TaskControl* running() const noexcept { return running_->load(std::memory_order_relaxed); }
+  // switches: see the invariants (SchedulerStats::context_switches).
+  std::uint64_t switches() const noexcept {
+    return started_.get() + finished_.get() + counters_.parks.get() + counters_.yields.get();
   }
-  TaskControl* running() const noexcept { return running_.load(std::memory_order_relaxed); }
-  std::uint64_t resumes() const noexcept { return resumes_.load(std::memory_order_relaxed); }
 
   // enter_service / leave_service (home thread; see ServiceScope): bracket a loop in which one
   // context of this thread waits for work (a Runtime worker's inbox, a ThreadServer's
@@ -94,12 +123,13 @@ class TaskRegistry {
   void leave_service() noexcept { add_service(-1); }
   int service_waits() const noexcept { return service_.load(std::memory_order_relaxed); }
 
-  // for_each: f(TaskControl&) for every live task, with the registry locked (f must not block
-  // or re-enter the registry; it may lock the record).
+  // for_each: f(TaskControl&) for every live task, in start order, with the registry locked
+  // (f must not block or re-enter the registry; it may lock the record).
   template <class F>
   void for_each(F&& f) const {
     std::lock_guard guard(lock_);
-    for (TaskControl* tc = head_; tc != nullptr; tc = tc->live_next) {
+    for (TaskControl* tc = head_.load(std::memory_order_acquire); tc != nullptr;
+         tc = tc->live_next.load(std::memory_order_acquire)) {
       f(*tc);
     }
   }
@@ -112,17 +142,18 @@ class TaskRegistry {
   int index_;
   long tid_;
   std::string thread_name_;
-  mutable SpinLock lock_;
-  TaskControl* head_ = nullptr;
-  TaskControl* tail_ = nullptr;
-  std::atomic<std::size_t> live_{0};
+  const SchedCounters& counters_;
+  mutable SpinLock lock_;                    // held to unlink and to walk the list
+  std::atomic<TaskControl*> head_{nullptr};  // the first live task (then live_next)
+  TaskControl* tail_ = nullptr;              // the last one (home thread only)
   TaskControl thread_record_;
   void add_service(int delta) noexcept {
     service_.store(service_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
-  alignas(cache_line) std::atomic<TaskControl*> running_{nullptr};
-  std::atomic<std::uint64_t> resumes_{0};
+  const std::atomic<TaskControl*>* running_;  // the home thread's this_thread_running
+  Counter started_;
+  Counter finished_;
   std::atomic<int> service_{0};
 };
 

@@ -12,19 +12,12 @@
 
 namespace gofer::detail {
 
-namespace {
-thread_local TaskControl* current_task_control = nullptr;
-}  // namespace
-
 TaskControl* current_control() noexcept {
-  return current_task_control;
+  return this_thread_running.load(std::memory_order_relaxed);
 }
 
-void set_current_control(TaskControl* tc, Home* home) noexcept {
-  current_task_control = tc;
-  if (home != nullptr) {
-    home->registry.set_running(tc);
-  }
+void set_current_control(TaskControl* tc) noexcept {
+  this_thread_running.store(tc, std::memory_order_relaxed);  // TaskRegistry::running()
   if (tc != nullptr) {
     set_running_stack(&tc->stack, tc->id, tc->name.empty() ? nullptr : tc->name.c_str());
   } else {
@@ -32,53 +25,74 @@ void set_current_control(TaskControl* tc, Home* home) noexcept {
   }
 }
 
-void set_current_control(TaskControl* tc) noexcept {
-  set_current_control(tc, Home::current());
-}
-
-Waiter::Waiter() noexcept : ctx(boost::fibers::context::active()), home(Home::current()) {
+Waiter::Waiter() noexcept : home(Home::current()) {
   if (home == nullptr) {
     std::fputs("gofer: internal error: a wait on a thread without a scheduler\n", stderr);
     std::abort();
   }
+  TaskControl* const tc = this_thread_running.load(std::memory_order_relaxed);
+  if (tc == nullptr) {
+    ctx = boost::fibers::context::active();
+  } else {
+    if (tc->fiber == nullptr) [[unlikely]] {
+      tc->fiber = boost::fibers::context::active();
+    }
+    ctx = tc->fiber;
+  }
   waker = ctx->create_waker();
 }
+
+namespace {
+
+// stamp_if_sampled: counts a wake in `wakes` (the waker's counter); one wake in
+// run_delay_sample_period is timed (park() records the delay when the waiter runs).
+void stamp_if_sampled(Waiter& w, Counter& wakes) noexcept {
+  if ((wakes.bump() & (run_delay_sample_period - 1)) == 0) {
+    w.woken_at = ticks();
+  }
+}
+
+// complete_remote: complete() from another thread than the waiter's, or from a thread without
+// a scheduler (self == nullptr). Only such a wake can race the home thread's exit (see the
+// invariants), so it counts itself in the target's remote-waker count.
+[[gnu::noinline]] void complete_remote(Waiter& w, Home* self) noexcept {
+  Home* const target = w.home;
+  target->reactor.begin_remote_wake();
+  if (self != nullptr) {
+    stamp_if_sampled(w, self->counters.remote_wakes);
+  }
+  if (w.timed) {
+    w.waker.wake();
+    w.state.store(Waiter::done, std::memory_order_release);
+  } else {
+    w.state.store(Waiter::done, std::memory_order_release);
+    const bool syscall = target->reactor.post_remote(w);
+    if (self != nullptr) {
+      (syscall ? self->counters.eventfd_writes : self->counters.wakes_no_syscall).bump();
+    }
+  }
+  target->reactor.end_remote_wake();
+}
+
+}  // namespace
 
 void Waiter::complete(wake_reason r, int index) noexcept {
   reason = r;
   fired = index;
-  Home* const target = home;
-  // Only a wake from another thread can race the home thread's exit (see the invariants).
-  // installed(), not local(): waking never installs a scheduler on the waking thread.
+  // current(), not local(): waking never installs a scheduler on the waking thread.
   Home* const self = Home::current();
-  const bool remote = target != self;
-  if (remote) {
-    target->reactor.begin_remote_wake();
+  if (home != self) {
+    complete_remote(*this, self);
+    return;
   }
-  if (self != nullptr) {
-    // Counted by the waker; one wake in run_delay_sample_period is timed (park() records it).
-    Counter& wakes = remote ? self->counters.remote_wakes : self->counters.local_wakes;
-    wakes.bump();
-    if ((wakes.get() & (run_delay_sample_period - 1)) == 0) {
-      woken_at = ticks();
-    }
-  }
+  stamp_if_sampled(*this, self->counters.local_wakes);
   if (timed) {
     waker.wake();
     state.store(done, std::memory_order_release);
-  } else if (remote) {
-    state.store(done, std::memory_order_release);
-    const bool syscall = target->reactor.post_remote(*this);
-    if (self != nullptr) {
-      (syscall ? self->counters.eventfd_writes : self->counters.wakes_no_syscall).bump();
-    }
   } else {
     const boost::fibers::waker wake_it = waker;
     state.store(done, std::memory_order_release);
     wake_it.wake();
-  }
-  if (remote) {
-    target->reactor.end_remote_wake();
   }
 }
 
@@ -98,7 +112,7 @@ void await_done(const Waiter& w) noexcept {
 }  // namespace
 
 wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), void* arg) noexcept {
-  TaskControl* const self = current_task_control;
+  TaskControl* const self = this_thread_running.load(std::memory_order_relaxed);
   // The record a dump (and request_stop) finds w through: the task's, or the thread's own.
   TaskControl* const rec = self != nullptr ? self : &w.home->registry.thread_record();
   w.timed = deadline != no_deadline;
@@ -119,6 +133,8 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
   unlock(arg);
   if (must_suspend) {
     check_running_stack();
+    SchedCounters& counters = w.home->counters;
+    counters.parks.bump();  // as it suspends: TaskRegistry::switches() moves with the switch
     if (deadline == no_deadline) {
       w.ctx->suspend();
     } else {
@@ -128,8 +144,6 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
       boost::fibers::waker timer_waker = w.waker;
       w.ctx->wait_until(deadline, lk, std::move(timer_waker));
     }
-    SchedCounters& counters = w.home->counters;
-    counters.parks.bump();
     if (w.state.load(std::memory_order_acquire) == Waiter::pending && w.try_claim()) {
       w.reason = wake_reason::timeout;
       w.state.store(Waiter::done, std::memory_order_release);
@@ -145,7 +159,7 @@ wake_reason park(Waiter& w, clock::time_point deadline, void (*unlock)(void*), v
     std::lock_guard guard(rec->lock);
     rec->parked = nullptr;
   }
-  set_current_control(self, w.home);
+  set_current_control(self);
   return w.reason;
 }
 

@@ -85,6 +85,24 @@ TEST_P(OnRuntime, DestructorStopsTasksBlockedForever) {
   }
 }
 
+TEST_P(OnRuntime, RequestStopStopsLiveAndLaterTasksWithoutJoining) {
+  Watchdog dog;
+  gofer::Runtime rt(GetParam());
+  gofer::Chan<int> never;
+  std::vector<gofer::Task<void>> tasks;
+  for (std::size_t i = 0; i < 2 * GetParam(); ++i) {
+    tasks.push_back(rt.go([never]() mutable { (void)never.recv(); }));
+    tasks.push_back(rt.go([] { gofer::sleep_for(std::chrono::hours(1)); }));
+  }
+  // From one of its own threads too (shutdown() may not be called there).
+  rt.go([&rt] { rt.request_stop(); }).wait();
+  for (auto& t : tasks) {
+    EXPECT_THROW(t.wait(), gofer::cancelled);
+  }
+  rt.request_stop();  // idempotent
+  EXPECT_THROW(rt.go([] { gofer::sleep_for(std::chrono::hours(1)); }).wait(), gofer::cancelled);
+}
+
 // A task that spawns while its Runtime shuts down is being stopped: go() throws
 // gofer::cancelled into it (not a logic_error reported as an unobserved exception).
 TEST_P(OnRuntime, GoWhileShuttingDownThrowsCancelled) {

@@ -114,8 +114,8 @@ struct SchedulerStats {
   std::string thread;  // its thread's name
   std::uint64_t tasks_spawned;
   std::uint64_t live_tasks;
-  std::uint64_t context_switches;       // resumptions of a task (or the thread's own context)
-                                        // at its start and after each wait or yield
+  std::uint64_t context_switches;       // switches between contexts: each task's start and
+                                        // end, and each wait that suspended or yield
   std::uint64_t parks;                  // waits that suspended on this thread
   std::uint64_t local_wakes;            // wakes of this thread's waiters made by this thread
   std::uint64_t remote_wakes;           // wakes of other threads' waiters made by this thread

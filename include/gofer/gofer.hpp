@@ -17,6 +17,7 @@
 #include <gofer/runtime.hpp>
 #include <gofer/select.hpp>
 #include <gofer/semaphore.hpp>
+#include <gofer/signal.hpp>
 #include <gofer/socket_address.hpp>
 #include <gofer/stack.hpp>
 #include <gofer/stream_io.hpp>
@@ -25,6 +26,7 @@
 #include <gofer/this_task.hpp>
 #include <gofer/thread_server.hpp>
 #include <gofer/time.hpp>
+#include <gofer/timer.hpp>
 #include <gofer/unix.hpp>
 #include <gofer/version.hpp>
 #include <gofer/wait_group.hpp>

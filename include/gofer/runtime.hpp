@@ -17,8 +17,11 @@
 // gofer::cancelled, and keeps stopping tasks spawned meanwhile. Either way the threads are
 // joined. If tasks are still running after 5 seconds, each thread prints to stderr how many
 // it is waiting for and, for each (at most 20), its id, name and what it is blocked in (then
-// every 5 seconds): shutdown never hangs silently. A task that calls go() while the Runtime
-// shuts down gets gofer::cancelled; go() after shutdown returned throws std::logic_error.
+// every 5 seconds): shutdown never hangs silently. request_stop() is the first half of
+// shutdown(stop_tasks) alone: it stops every live task (and every task started later) without
+// joining, for a signal handler or a watchdog to call (gofer::stop_on_signal, signal.hpp). A task
+// that calls go() while the Runtime shuts down gets gofer::cancelled; go() after shutdown returned
+// throws std::logic_error.
 //
 // Thread-safety: all members may be called from any thread, except that shutdown() and the
 // destructor must not run on one of the Runtime's own threads (std::logic_error).
@@ -27,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -35,6 +39,10 @@
 #include <gofer/task.hpp>
 
 namespace gofer {
+
+namespace detail {
+class Scheduler;
+}  // namespace detail
 
 enum class shutdown_mode { wait, stop_tasks };
 
@@ -101,6 +109,12 @@ class Runtime {
     return task;
   }
 
+  // request_stop: request_stop() on every live task of every thread, as shutdown(stop_tasks)
+  // does first, without joining; tasks that start afterwards are stopped as they start, and a
+  // later shutdown() (or the destructor) stops tasks rather than draining them. Idempotent;
+  // any thread or task, even one of the Runtime's own; never blocks (short locks only).
+  void request_stop() noexcept;
+
   // shutdown: see the header comment. Idempotent.
   void shutdown(shutdown_mode mode = shutdown_mode::wait);
 
@@ -116,6 +130,7 @@ class Runtime {
   struct Worker {
     Chan<std::unique_ptr<Launch>> inbox = Chan<std::unique_ptr<Launch>>::unbounded();
     std::thread thread;
+    detail::Scheduler* sched = nullptr;  // guarded by scheds_mu_: set while the thread runs
   };
 
   std::size_t next() noexcept { return next_.fetch_add(1, std::memory_order_relaxed) % size(); }
@@ -132,6 +147,7 @@ class Runtime {
   std::atomic<bool> stop_{false};
   std::atomic<bool> shut_{false};
   std::atomic<bool> joined_{false};  // shutdown has joined every thread
+  std::mutex scheds_mu_;
 };
 
 }  // namespace gofer

@@ -165,7 +165,7 @@ concept not_options = !std::is_same_v<std::decay_t<F>, TaskOptions>;
 using site = std::source_location;
 
 template <class F, class... A>
-auto go_at(const site& where, TaskOptions opts, F&& f, A&&... args) {
+auto go_at(const site& where, const TaskOptions& opts, F&& f, A&&... args) {
   auto* st = detail::make_task_state(std::forward<F>(f), std::forward<A>(args)...);
   auto task = detail::adopt_task(st);
   detail::launch(st, opts, where);
@@ -201,8 +201,7 @@ auto go(F&& f, A&&... args) {
 // go(opts, f, args...): with a name or stack size; the site is where `opts` was made.
 template <class F, class... A>
 auto go(TaskOptions opts, F&& f, A&&... args) {
-  const detail::site where = opts.where;
-  return detail::go_at(where, std::move(opts), std::forward<F>(f), std::forward<A>(args)...);
+  return detail::go_at(opts.where, opts, std::forward<F>(f), std::forward<A>(args)...);
 }
 
 // wait: free-function form of Task::wait.

@@ -114,16 +114,18 @@ bool lock_for_wait(SpinLock& lock, TryNow try_now) {
 // blocking call fills it before park(): a few stores, no lock, no allocation. A dump reads it
 // on any thread while it holds the record's lock with the record's `parked` pointing at the
 // Waiter (so park() has not returned and everything the info points to is alive) and formats
-// it with `describe` (nullptr: `what` alone). What it points to must not change while parked.
+// it with `describe` (nullptr: `what` alone, or "a gofer call" when that is nullptr too; both
+// default to nullptr so that a Waiter zero-fills them). What it points to must not change
+// while parked.
 // The fields after `what` are left uninitialized in a Waiter (a park costs no stores for
 // them): a describe function reads only the fields its blocking call sets.
 struct WaitInfo {
   void (*describe)(const WaitInfo& info, std::string& out) = nullptr;
-  const char* what = "a gofer call";  // static text: "Mutex::lock", "sleep", an fd operation
-  const void* subject;                // the call's own data (select arms, an fd's peer or path)
-  std::uint64_t id;                   // channel id, task id, fd
-  std::uint64_t a;                    // kind-specific (channel capacity, select case count)
-  std::uint64_t b;                    // kind-specific (buffered count, deadline)
+  const char* what = nullptr;  // static text: "Mutex::lock", "sleep", an fd operation
+  const void* subject;         // the call's own data (select arms, an fd's peer or path)
+  std::uint64_t id;            // channel id, task id, fd
+  std::uint64_t a;             // kind-specific (channel capacity, select case count)
+  std::uint64_t b;             // kind-specific (buffered count, deadline)
 };
 
 // TaskControl: the record of one task (lives in its task state) or of a thread's own context
@@ -152,16 +154,19 @@ struct TaskControl {
   bool blocking_job = false;              // a spawn_blocking job (no fiber; not listed)
   std::atomic<bool> finished{false};      // the body has returned (or thrown)
   boost::context::stack_context stack{};  // the task's stack, for overflow reports
-  TaskControl* live_prev = nullptr;       // the home scheduler's list of live tasks
-  TaskControl* live_next = nullptr;
+  // fiber: the task's own context, cached by its first Waiter (home thread only).
+  boost::fibers::context* fiber = nullptr;
+  // The home scheduler's list of live tasks; live_next is read by other threads
+  // (task_registry.hpp).
+  TaskControl* live_prev = nullptr;
+  std::atomic<TaskControl*> live_next{nullptr};
 };
 
 // current_control: the TaskControl of the running task, nullptr in plain code.
 TaskControl* current_control() noexcept;
-// set_current_control: records the running task (task entry and every resumption); `home`
-// is this thread's scheduler when the caller has it at hand (else it is looked up).
+// set_current_control: records the running task (task entry and every resumption), for
+// current_control(), the stack checks and TaskRegistry::running().
 void set_current_control(TaskControl* tc) noexcept;
-void set_current_control(TaskControl* tc, Home* home) noexcept;
 // request_stop: stops the task of tc: first requests its std::stop_source, if it has one
 // (running its std::stop_callbacks, with no lock held), then sets its stop flag and completes
 // its parked Waiter with `cancelled`. In that order, a task's callbacks have run before any of
@@ -220,7 +225,10 @@ struct Waiter {
   static constexpr std::uint32_t done = 2;
 
   // Waiter: captures the running context; needs the thread's scheduler installed already
-  // (ensure_scheduler(), called before any source lock is taken), so it never throws.
+  // (ensure_scheduler(), called before any source lock is taken), so it never throws. In a
+  // task, the context is the one its TaskControl caches (every suspension goes through park()
+  // or yield(), which set current_control() again on resumption, and a task's fiber never
+  // changes), which saves asking Boost (a call through its thread-local state) on every wait.
   Waiter() noexcept;
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;

@@ -5,8 +5,9 @@
 #   (gdb) gofer-bt 12             the backtrace of parked task 12, from its own stack
 #
 # What it reads. gofer::detail::registry_list (lib/task_registry.cpp) links every scheduler's
-# TaskRegistry; each registry links the TaskControl records of its live tasks (live_next) and
-# has one record for its thread's own context (thread_record_). A record parked in a gofer
+# TaskRegistry; each registry links the TaskControl records of its live tasks (head_, then
+# live_next), has one record for its thread's own context (thread_record_) and points at its
+# thread's thread-local this_thread_running (running_: the running task). A record parked in a gofer
 # call points at its Waiter, whose WaitInfo says what it waits for. The types come from the
 # debug information of lib/task_registry.cpp, which gofer compiles with -g in every build type,
 # so a Release build works; a binary stripped of its debug information does not.
@@ -270,7 +271,7 @@ class Task:
             return
         parked = tc["parked"]
         if int(parked) == 0:
-            running = int(_atomic(registry["running_"]))
+            running = int(_atomic(registry["running_"].dereference()))
             self.state = "running" if running == int(tc.address) else "runnable"
             return
         w = parked.dereference()
@@ -318,12 +319,12 @@ class Unreadable:
 
 def tasks_of(registry, now):
     out = []
-    tc = registry["head_"]
+    tc = _atomic(registry["head_"])
     seen = 0
     while int(tc) != 0 and seen < 1_000_000:
         try:
             out.append(Task(registry, tc.dereference(), False, now))
-            tc = tc["live_next"]
+            tc = _atomic(tc["live_next"])
         except gdb.error as e:
             out.append(Unreadable(int(tc), e))
             break  # its link is no better than the rest of it
