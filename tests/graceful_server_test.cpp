@@ -21,7 +21,7 @@ TEST(GracefulServer, ExitsCleanlyOnSigterm) {
   gofer::ProcessOptions opts;
   opts.stdout_mode = gofer::stdio::pipe;
   auto p = gofer::Process::spawn({GOFER_GRACEFUL_SERVER}, opts);
-  const auto first = p.stdout().read_line(20s);
+  const auto first = p.out().read_line(20s);
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->rfind("listening on ", 0), 0U) << *first;
   const auto port = static_cast<std::uint16_t>(std::stoi(first->substr(13)));
@@ -31,10 +31,10 @@ TEST(GracefulServer, ExitsCleanlyOnSigterm) {
   EXPECT_EQ(conn.read_line(10s), std::optional<std::string>("hello"));
 
   p.kill(SIGTERM);  // the connection is still open: the server must stop it, not wait for it
-  const auto code = p.wait_for(20s);
+  const auto code = p.wait(20s);
   ASSERT_TRUE(code.has_value()) << "graceful_server did not exit after SIGTERM";
   EXPECT_EQ(*code, 0);
-  const std::string rest = p.stdout().read_all();
+  const std::string rest = p.out().read_all();
   EXPECT_NE(rest.find("graceful_server: shut down cleanly, 1 connection(s) served"),
             std::string::npos)
       << rest;
