@@ -170,8 +170,8 @@ void launch(TaskStateBase* st, const TaskOptions& opts, const std::source_locati
   // A task spawned from a group's member joins that group. The fiber cannot run before this
   // task next switches, so the group sees it before it can end.
   if (st->control.group == nullptr) {
-    const TaskControl* spawner = current_control();
-    if (spawner != nullptr && spawner->group != nullptr) {
+    const TaskControl* spawner = this_thread_running.load(std::memory_order_relaxed);
+    if (spawner != nullptr && spawner->group != nullptr) [[unlikely]] {
       spawner->group->join(st->control, false);
     }
   }
