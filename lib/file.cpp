@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -50,21 +51,31 @@ File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
-File File::open(const std::string& path, open_mode mode) {
+File File::open(const std::string& path, open_mode mode, Deadline d) {
   const int flags = open_flags(mode) | O_CLOEXEC | O_NOCTTY;
   // open(2) of a FIFO blocks until the other end opens, and of a file on a slow disk may
-  // block too: both go to the pool.
-  const int fd = detail::run_blocking([&path, flags] {
+  // block too: both go to the pool. The job owns copies of what it uses and returns an owned
+  // fd and an errno, never throws: when the deadline passes or the caller is stopped, the job
+  // is left to finish alone, and the fd it may still open is closed with its result.
+  struct Opened {
+    detail::UniqueFd fd;
+    int err = 0;
+  };
+  auto job = spawn_blocking([path, flags] {
     int r = 0;
     do {
       r = ::open(path.c_str(), flags, 0644);
     } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      detail::throw_errno("open", path);
-    }
-    return r;
+    return r < 0 ? Opened{detail::UniqueFd(), errno} : Opened{detail::UniqueFd(r), 0};
   });
-  return File(std::make_unique<detail::FdStream>(detail::UniqueFd(fd), path, true));
+  std::optional<Opened> opened = job.wait(d);
+  if (!opened) {
+    detail::throw_timed_out("open", path);
+  }
+  if (opened->err != 0) {
+    detail::throw_errno_value(opened->err, "open", path);
+  }
+  return File(std::make_unique<detail::FdStream>(std::move(opened->fd), path, true));
 }
 
 File File::from_fd(int fd, std::string name) {

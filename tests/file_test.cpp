@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -66,6 +67,70 @@ TEST(File, OpenOfAMissingPathNamesIt) {
     EXPECT_NE(std::string(e.what()).find("open /no/such/dir/file.txt"), std::string::npos)
         << e.what();
   }
+}
+
+namespace {
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// finish_pending_open: opens fifo's write end on a plain thread, so that an open(2) of its read
+// end still pending on the blocking pool returns; then waits (5 s at most) until the fd that
+// open made is closed again, i.e. the fd count is back to `expected`.
+bool finish_pending_open(const std::string& fifo, std::size_t expected) {
+  std::thread writer([&fifo] {
+    const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+    if (w >= 0) {
+      ::close(w);
+    }
+  });
+  writer.join();
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (open_fd_count() != expected && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  return open_fd_count() == expected;
+}
+}  // namespace
+
+TEST(File, FifoOpenGivesUpAtTheDeadlineAndLeaksNoFd) {
+  Watchdog dog;
+  TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  (void)gofer::blocking_pool_threads();  // the pool exists before the count
+  const std::size_t before = open_fd_count();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)gofer::File::open(fifo, gofer::open_mode::read, 20ms);
+    FAIL() << "opened a FIFO that has no writer";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::timed_out) << e.what();
+    EXPECT_NE(std::string(e.what()).find("open " + fifo), std::string::npos) << e.what();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+  EXPECT_TRUE(finish_pending_open(fifo, before))
+      << "the fd opened after the deadline was not closed";
+}
+
+TEST(File, FifoOpenIsCancelledByRequestStop) {
+  Watchdog dog;
+  TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  (void)gofer::blocking_pool_threads();
+  const std::size_t before = open_fd_count();
+  auto opener = gofer::go([&fifo] { (void)gofer::File::open(fifo, gofer::open_mode::read); });
+  gofer::sleep_for(5ms);
+  EXPECT_FALSE(opener.done());
+  opener.request_stop();
+  EXPECT_THROW(opener.wait(), gofer::cancelled);
+  EXPECT_TRUE(finish_pending_open(fifo, before))
+      << "the fd opened after the cancellation was not closed";
 }
 
 TEST(File, WritesAndReadsBackARegularFile) {

@@ -59,15 +59,4 @@ std::size_t blocking_pool_limit() noexcept;
 // blocking_pool_threads: how many pool threads exist now (running a job or idle).
 std::size_t blocking_pool_threads() noexcept;
 
-namespace detail {
-// run_blocking: f() on the pool, waiting without cancellation: for I/O whose buffers must
-// outlive the job. A pending request_stop() is seen by the caller's next blocking call.
-template <class F>
-auto run_blocking(F&& f) {
-  auto task = spawn_blocking(std::forward<F>(f));
-  detail_state(task).await(no_deadline, false);
-  return task.wait();
-}
-}  // namespace detail
-
 }  // namespace gofer

@@ -81,9 +81,12 @@ enum class open_mode {
 
 class File : public StreamIo<File> {
  public:
-  // open: opens path, on the blocking pool (opening a FIFO waits for its other end; that wait
-  // cannot be cancelled). Throws std::system_error ("gofer: open <path>: <reason>").
-  static File open(const std::string& path, open_mode mode = open_mode::read);
+  // open: opens path, on the blocking pool (opening a FIFO waits for its other end). Throws
+  // std::system_error ("gofer: open <path>: <reason>"); errc::timed_out at the deadline d and
+  // gofer::cancelled on request_stop, while the open(2) itself, which nothing can interrupt,
+  // keeps its pool thread until it returns (for a FIFO: until the other end opens or the
+  // process exits), and the fd it then opens is closed at once.
+  static File open(const std::string& path, open_mode mode = open_mode::read, Deadline d = {});
   // from_fd: takes ownership of fd (closed by the File) and sets it non-blocking where
   // possible. name is used in error messages (default "fd <n>"). Throws std::invalid_argument
   // for a negative fd.
