@@ -163,6 +163,12 @@ TEST(Debug, EveryWaitKindIsNamedInTheSnapshotAndTheDump) {
                   &sem_waiter, &job_waiter, &child_waiter, &named}) {
     stop_and_wait(*t);
   }
+  // The job may not even have started (a loaded pool): let it end (job_waiter may have taken
+  // its result already), or it could reach the latch after this frame is gone, block on freed
+  // stack memory and hold up the pool's join at exit.
+  while (!job.done()) {
+    gofer::sleep_for(1ms);
+  }
   ::close(fds[1]);
 }
 
