@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -26,6 +27,21 @@ namespace {
 
 constexpr std::size_t chunk_size = 64 * 1024;
 constexpr std::size_t readiness_write_max = 4096;
+// batch_below: a read of fewer bytes into an empty buffer asks the kernel for a whole scratch
+// block (Go's bufio.Reader: a read at least as large as the buffer goes direct).
+constexpr std::size_t batch_below = ReadBuffer::initial_capacity;
+constexpr std::size_t scratch_size = 64 * 1024;
+
+// scratch: this thread's block for batched reads, made on first use. Valid only between one
+// read(2) and the copy out of it: the task must not park in between (another task of the
+// thread may use it then).
+char* scratch() {
+  thread_local std::unique_ptr<char[]> block;
+  if (block == nullptr) {
+    block = std::make_unique_for_overwrite<char[]>(scratch_size);
+  }
+  return block.get();
+}
 
 // write_no_sigpipe: write(2) with SIGPIPE blocked in this thread; a SIGPIPE this write raised
 // is consumed (unless one was already pending), so EPIPE is reported as an error instead.
@@ -94,6 +110,7 @@ FdStream::FdStream(UniqueFd fd, std::string name, bool may_set_nonblocking, bool
     mode_ = io_mode::nonblocking;
   } else {
     mode_ = io_mode::readiness;
+    pfd_.set_level_triggered();  // one syscall per wait, not until EAGAIN: edges would not do
   }
 }
 
@@ -130,7 +147,7 @@ bool FdStream::await_fd(Interest interest, clock::time_point deadline, const cha
 }
 
 std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
-                                                 clock::time_point deadline) {
+                                                 clock::time_point deadline, bool batch) {
   const int fd = pfd_.fd();
   for (;;) {
     if (mode_ == io_mode::offload) {
@@ -140,7 +157,17 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
-    const ssize_t r = socket_ ? ::recv(fd, out, n, 0) : ::read(fd, out, n);
+    // The scratch block is fetched after any wait, and used up before the next one.
+    char* into = batch ? scratch() : out;
+    const std::size_t ask = batch ? scratch_size : n;
+    const ssize_t r = socket_ ? ::recv(fd, into, ask, 0) : ::read(fd, into, ask);
+    if (r >= 0 && batch) {
+      const auto got = static_cast<std::size_t>(r);
+      const std::size_t k = std::min(n, got);
+      buf_.append(into + k, got - k);
+      std::memcpy(out, into, k);
+      return k;
+    }
     if (r >= 0) {
       return static_cast<std::size_t>(r);
     }
@@ -187,7 +214,7 @@ bool FdStream::fill(clock::time_point deadline, std::size_t most) {
   char* room = buf_.prepare(want);
   std::optional<std::size_t> got;
   try {
-    got = read_polled(room, std::min(most, buf_.room()), deadline);
+    got = read_polled(room, std::min(most, buf_.room()), deadline, false);
   } catch (...) {
     buf_.commit(0);  // gives back a block allocated for this read (or emptied by close())
     throw;
@@ -210,7 +237,8 @@ std::size_t FdStream::take_some(char* out, std::size_t n, clock::time_point dead
     return 0;
   }
   if (buf_.empty()) {
-    if (auto got = read_polled(out, n, deadline)) {
+    const bool batch = n < batch_below && mode_ == io_mode::nonblocking;
+    if (auto got = read_polled(out, n, deadline, batch)) {
       return *got;
     }
     read_offloaded(n, deadline);

@@ -7,12 +7,19 @@
 //   - readiness: a pollable fd gofer must not switch to O_NONBLOCK because its open file
 //     description is shared with other processes (stdin, stdout, stderr): park until ready,
 //     then issue one read, or one write of at most 4 KiB, which the kernel then completes
-//     without blocking (a pipe reports writable with at least a page free);
+//     without blocking (a pipe reports writable with at least a page free); its waits are
+//     level-triggered (PollFd::set_level_triggered), as it does not read until EAGAIN;
 //   - offload: regular files and block devices, which epoll cannot watch (and char devices
 //     that refuse epoll, found on first use): every syscall runs on the blocking pool
 //     (blocking.hpp), so the scheduler thread never waits for a disk; and the reading task
 //     yields once per offloaded read, so its thread's other tasks run at least once per chunk
 //     even when the page cache answers before the task could park.
+//
+// Batched reads. A read of fewer than 4 KiB (read_exact of a small message, read_some) that
+// finds the buffer empty, on a nonblocking fd, asks the kernel for up to 64 KiB at once, into
+// a per-thread scratch block: what the caller asked for is copied out, the rest is kept in the
+// buffer, so the next small reads cost no syscall (Go's bufio.Reader). A read that finds the
+// socket empty costs nothing more than before, and allocates nothing.
 //
 // The read buffer (read_buffer.hpp) exists only while it holds unread bytes: it starts at
 // 4 KiB when a read needs one, grows only while read_line needs room for one line (as much
@@ -139,8 +146,11 @@ class FdStream {
   }
   // read_polled: one read of at most n bytes into out, waiting as the mode says; 0 at EOF;
   // nullopt when the stream is (or has just switched to) offload mode: nothing was read and
-  // the caller must use read_offloaded.
-  std::optional<std::size_t> read_polled(char* out, std::size_t n, clock::time_point deadline);
+  // the caller must use read_offloaded. batch (only with buf_ empty and outside a fill): the
+  // read asks for up to 64 KiB into the thread's scratch block, copies at most n bytes to out
+  // and appends the rest to buf_.
+  std::optional<std::size_t> read_polled(char* out, std::size_t n, clock::time_point deadline,
+                                         bool batch);
   // read_offloaded: one read on the blocking pool (at most n bytes, unless a job an earlier
   // call started was larger), appended to buf_; returns how many, 0 at EOF.
   std::size_t read_offloaded(std::size_t n, clock::time_point deadline);

@@ -4,9 +4,12 @@
 // common Waiter (waiter.hpp); the poller's dispatch claims and wakes it, on this same thread,
 // when epoll reports the fd ready (or in error/hang-up, which the caller's next read/write then
 // reports). A wait that ends otherwise (deadline, request_stop) removes its watch before
-// returning, so no watch outlives its wait. The poller keeps the fd's (disarmed) registration
-// after a wake-up, so waiting on a socket again costs one epoll_ctl; forget_fd() drops it
-// before the fd is closed (poller.hpp).
+// returning, so no watch outlives its wait. wait_fd() is for fds whose history gofer does not
+// know (a raw fd, a connecting socket, a pidfd): each wait re-registers the fd (one epoll_ctl;
+// Poller::watch) and so never trusts an edge from an earlier file under the same number. Fds
+// that a PollFd owns wait through PollFd::wait, which registers once per thread and then costs
+// no epoll_ctl (Poller::watch_owned). forget_fd() drops the registration before the fd is
+// closed (poller.hpp).
 //
 // FdWaiter is the watch and Waiter pair wait_fd parks on; PollFd (poll_fd.hpp) uses it too,
 // linking the same Waiter into its own queue, so a close() or set_deadline() on any thread can

@@ -16,6 +16,11 @@
 
 namespace gofer::detail {
 
+std::uint64_t PollFd::next_key() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void PollFd::begin_use(const Interest* dir, std::string_view op, std::string_view name) {
   const std::uint32_t s = state_.fetch_add(1, std::memory_order_acq_rel);
   const bool closed = (s & closed_bit) != 0 || fd() < 0;
@@ -63,7 +68,11 @@ void PollFd::wait(Interest interest, clock::time_point call_deadline, const char
       throw_timed_out(op, name);
     }
     FdWaiter w(fd, interest, op, &name);
-    poller.watch(fd, interest, &w);
+    if (key_ == 0) {
+      poller.watch(fd, interest, &w);
+    } else if (poller.watch_owned(fd, interest, &w, key_)) {
+      return;  // an edge came while nobody waited: the caller tries its syscall again
+    }
     WaitNode node{&w.waiter};
     node.index = 1;  // woken through the queue: by close() or set_deadline()
     lock_.lock();

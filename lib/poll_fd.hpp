@@ -15,6 +15,11 @@
 // deadline. set_deadline() wakes the tasks parked in that direction, which then wait again
 // until the new deadline (later: they wait longer; passed: they throw timed_out at once).
 //
+// Pollers. The fd is registered once (edge-triggered) in the poller of each thread that waits
+// on it, under this object's key (Poller::watch_owned), and stays registered until close()
+// forgets it in the closing thread's poller; another thread's poller keeps a Record the kernel
+// emptied when the fd was closed, which the key tells it not to trust for a reused number.
+//
 // Invariants: (1) state_ holds the closed bit and the number of live Uses; once closed is set
 // it is never cleared, and a Use ends (decrements) under lock_, so close() that sees zero Uses
 // under lock_ knows no Use runs or will touch the fd (a Use begun after closed fails at once,
@@ -48,7 +53,7 @@ namespace gofer::detail {
 class PollFd {
  public:
   PollFd() noexcept = default;
-  explicit PollFd(UniqueFd fd) noexcept : fd_(fd.release()) {}
+  explicit PollFd(UniqueFd fd) noexcept : fd_(fd.release()), key_(next_key()) {}
   // ~PollFd: closes the fd if close() did not (no Use may be running).
   ~PollFd() { close(); }
   PollFd(const PollFd&) = delete;
@@ -91,9 +96,18 @@ class PollFd {
 
   // wait: parks until fd is ready for `interest`, or the earliest of `deadline` and the
   // object's deadline passes (throws errc::timed_out), or close() (errc::closed), or
-  // request_stop() (gofer::cancelled). The caller holds a Use. std::system_error from the
-  // poller (EPERM: a regular file) propagates. `op` is static text; `name` lives while parked.
+  // request_stop() (gofer::cancelled). Returns without parking when an edge of `interest`
+  // reached this thread's poller while nobody waited (Poller::watch_owned), which may be
+  // stale: call it only after the syscall said EAGAIN, and on return try the syscall again.
+  // The caller holds a Use. std::system_error from the poller (EPERM: a regular file)
+  // propagates. `op` is static text; `name` lives while parked.
   void wait(Interest interest, clock::time_point deadline, const char* op, const std::string& name);
+
+  // set_level_triggered: every later wait() re-registers the fd (one epoll_ctl) and returns
+  // only when the fd is ready now, never on an earlier edge: for an fd its user reads or
+  // writes once per wait, without going on until EAGAIN (a blocking fd, FdStream's readiness
+  // mode). Call it before the first wait, from the owning task.
+  void set_level_triggered() noexcept { key_ = 0; }
 
   // deadline / set_deadline: the object deadline of one direction (no_deadline: none).
   clock::time_point deadline(Interest dir) const noexcept {
@@ -122,6 +136,8 @@ class PollFd {
   static constexpr std::uint32_t use_mask = closed_bit - 1;
 
   static int index(Interest i) noexcept { return i == Interest::writable ? 1 : 0; }
+  // next_key: a process-wide key never given out before (one relaxed fetch_add).
+  static std::uint64_t next_key() noexcept;
   void begin_use(const Interest* dir, std::string_view op, std::string_view name);
   [[noreturn]] static void throw_closed_for(std::string_view op, std::string_view name);
   void end_use() noexcept;
@@ -132,6 +148,10 @@ class PollFd {
   void release() noexcept;
 
   std::atomic<int> fd_{-1};
+  // key_: this object's owner key in the pollers (Poller::watch_owned): the fd stays one open
+  // file for the object's life, so a poller that registered it for key_ may trust that. 0:
+  // level-triggered waits (Poller::watch).
+  std::uint64_t key_ = 0;
   std::atomic<std::uint32_t> state_{0};
   std::atomic<clock::rep> deadlines_[2] = {no_deadline.time_since_epoch().count(),
                                            no_deadline.time_since_epoch().count()};

@@ -1,3 +1,4 @@
+// poller.cpp: Poller (see poller.hpp for registrations, owners and their invariants).
 #include "poller.hpp"
 
 #include <linux/futex.h>
@@ -22,8 +23,9 @@ namespace gofer::detail {
 namespace {
 
 constexpr int max_events = 64;
-// The wake pipe's epoll data; fd registrations carry their Record's address instead.
-void* const wake_tag = nullptr;
+// The wake pipe's epoll data; fd registrations carry their tag and fd number instead, and no
+// fd number is 0xffffffff.
+constexpr std::uint64_t wake_data = ~std::uint64_t{0};
 
 constexpr std::uint32_t failed = EPOLLERR | EPOLLHUP;
 // What each Interest asks epoll for, and which reported events fire it.
@@ -56,7 +58,7 @@ void Poller::open() {
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.ptr = wake_tag;
+  ev.data.u64 = wake_data;
   if (epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev) != 0) {
     const int err = errno;
     close(wfd);
@@ -126,12 +128,12 @@ void Poller::wait(std::chrono::steady_clock::time_point deadline) noexcept {
     return;
   }
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.ptr == wake_tag) {
+    if (events[i].data.u64 == wake_data) {
       std::uint64_t value;
       while (read(wakefd_.load(std::memory_order_relaxed), &value, sizeof value) > 0) {
       }
     } else {
-      dispatch(*static_cast<Record*>(events[i].data.ptr), events[i].events);
+      dispatch(events[i].data.u64, events[i].events);
     }
   }
 }
@@ -143,8 +145,8 @@ void Poller::poll_now() noexcept {
   std::array<epoll_event, max_events> events;
   int n = epoll_wait(epfd_, events.data(), max_events, 0);
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.ptr != wake_tag) {
-      dispatch(*static_cast<Record*>(events[i].data.ptr), events[i].events);
+    if (events[i].data.u64 != wake_data) {
+      dispatch(events[i].data.u64, events[i].events);
     }
   }
 }
@@ -163,17 +165,47 @@ void Poller::wake() noexcept {
           nullptr, 0);
 }
 
-void Poller::dispatch(Record& r, std::uint32_t events) noexcept {
-  // The one-shot event disarmed the registration (invariant 1): take the lists it fires
-  // (invariant 2), re-arm for the rest, then run the watches.
+Poller::Record* Poller::find(int fd) noexcept {
+  const auto chunk = static_cast<std::size_t>(fd) >> chunk_bits;
+  if (fd < 0 || chunk >= chunks_.size() || chunks_[chunk] == nullptr) {
+    return nullptr;
+  }
+  return &chunks_[chunk][fd & (chunk_size - 1)];
+}
+
+Poller::Record& Poller::record(int fd) {
+  const auto chunk = static_cast<std::size_t>(fd) >> chunk_bits;
+  if (chunk >= chunks_.size()) {
+    chunks_.resize(chunk + 1);
+  }
+  if (chunks_[chunk] == nullptr) {
+    chunks_[chunk] = std::make_unique<Record[]>(chunk_size);
+  }
+  return chunks_[chunk][fd & (chunk_size - 1)];
+}
+
+void Poller::dispatch(std::uint64_t data, std::uint32_t events) noexcept {
+  const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
+  Record* r = find(fd);
+  if (r == nullptr || !r->registered || r->tag != static_cast<std::uint32_t>(data >> 32)) {
+    return;  // an old registration of a file still open elsewhere (invariant 4)
+  }
+  // Take the lists this edge fires (invariant 2); an interest nobody watches keeps the edge
+  // in its flag (invariant 3). Then run the watches.
   FdWatch* fired[2] = {nullptr, nullptr};
   for (int i = 0; i < 2; ++i) {
-    if (r.watches[i] != nullptr && (events & fires[i]) != 0) {
-      fired[i] = std::exchange(r.watches[i], nullptr);
+    if ((events & fires[i]) == 0) {
+      continue;
+    }
+    if (r->watches[i] != nullptr) {
+      fired[i] = std::exchange(r->watches[i], nullptr);
+    } else {
+      r->ready[i] = true;
     }
   }
-  if (r.watches[0] != nullptr || r.watches[1] != nullptr) {
-    arm(r, false);
+  // A one-shot registration is disarmed now: re-arm it for the watches still linked.
+  if (r->owner == 0 && (r->watches[0] != nullptr || r->watches[1] != nullptr)) {
+    enroll(*r, fd, r->mask, 0);
   }
   for (FdWatch* list : fired) {
     run(list, events);
@@ -190,88 +222,109 @@ void Poller::run(FdWatch* list, std::uint32_t events) noexcept {
   }
 }
 
-int Poller::arm(Record& r, bool fresh) noexcept {
+int Poller::enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) noexcept {
+  const std::uint32_t tag = ++next_tag_;
   epoll_event ev{};
-  ev.events = EPOLLONESHOT;
-  for (int i = 0; i < 2; ++i) {
-    if (r.watches[i] != nullptr) {
-      ev.events |= asks[i];
-    }
+  // Owned: edge-triggered, for good. Otherwise one-shot, as an fd of unknown history is
+  // re-registered by each watch anyway: no edges reach the poller between its waits.
+  ev.events = mask | (owner != 0 ? EPOLLET : EPOLLONESHOT);
+  ev.data.u64 = (std::uint64_t{tag} << 32) | static_cast<std::uint32_t>(fd);
+  // ENOENT: the fd was closed and its number reused, and the kernel dropped the registration
+  // with the old file. EEXIST (not expected: forget() deletes what it drops) is mended the
+  // same way, the other way round.
+  const int first = r.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  ++registrations_;
+  int ok = epoll_ctl(epfd_, first, fd, &ev);
+  if (ok != 0 && errno == (first == EPOLL_CTL_MOD ? ENOENT : EEXIST)) {
+    ++registrations_;
+    ok = epoll_ctl(epfd_, first == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
   }
-  ev.data.ptr = &r;
-  if (epoll_ctl(epfd_, fresh ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, r.fd, &ev) == 0) {
-    return 0;
+  if (ok != 0) {
+    return errno;
   }
-  // ENOENT: the fd was closed and its number reused, and the kernel dropped the old
-  // registration with the old file; EEXIST: the fd is still registered from before.
-  if (errno == (fresh ? EEXIST : ENOENT) &&
-      epoll_ctl(epfd_, fresh ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, r.fd, &ev) == 0) {
-    return 0;
+  if (!r.registered) {
+    r.registered = true;
+    ++registered_;
   }
-  return errno;
+  r.owner = owner;
+  r.tag = tag;
+  r.mask = mask;
+  // Epoll reports the fd's current state for the new registration (invariant 3).
+  r.ready[0] = r.ready[1] = false;
+  return 0;
 }
 
-void Poller::erase(Record& r) noexcept {
-  const int fd = r.fd;  // a copy: erasing destroys r
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-  records_.erase(fd);
-}
-
-void Poller::watch(int fd, Interest interest, FdWatch* w) {
-  if (epfd_ < 0) {
-    open();
-  }
-  auto [it, fresh] = records_.try_emplace(fd);
-  Record& r = it->second;
-  r.fd = fd;
-  FdWatch*& list = r.watches[index_of(interest)];
-  const bool was_armed = list != nullptr;
-  w->next_ = list;
-  list = w;
-  if (was_armed) {
-    add_pending(1);
-    return;
-  }
-  if (const int err = arm(r, fresh); err != 0) {
-    list = nullptr;
-    if (fresh) {
-      records_.erase(it);
-    }
+void Poller::enroll_or_throw(Record& r, int fd, Interest interest, std::uint64_t owner) {
+  // Keep what was asked before: a watch of the other interest may be linked.
+  const std::uint32_t mask = (r.registered ? r.mask : 0) | asks[index_of(interest)];
+  if (const int err = enroll(r, fd, mask, owner); err != 0) {
     throw_errno_value(err, "epoll_ctl", "fd " + std::to_string(fd));
   }
+}
+
+void Poller::link(Record& r, Interest interest, FdWatch* w) noexcept {
+  FdWatch*& list = r.watches[index_of(interest)];
+  w->next_ = list;
+  list = w;
   add_pending(1);
 }
 
+void Poller::watch(int fd, Interest interest, FdWatch* w) {
+  if (fd < 0) {
+    throw_errno_value(EBADF, "epoll_ctl", "fd " + std::to_string(fd));
+  }
+  if (epfd_ < 0) {
+    open();
+  }
+  Record& r = record(fd);
+  enroll_or_throw(r, fd, interest, 0);
+  link(r, interest, w);
+}
+
+bool Poller::watch_owned(int fd, Interest interest, FdWatch* w, std::uint64_t owner) {
+  if (fd < 0) {
+    throw_errno_value(EBADF, "epoll_ctl", "fd " + std::to_string(fd));
+  }
+  if (epfd_ < 0) {
+    open();
+  }
+  Record& r = record(fd);
+  const int i = index_of(interest);
+  if (!r.registered || r.owner != owner || (r.mask & asks[i]) != asks[i]) {
+    enroll_or_throw(r, fd, interest, owner);
+  } else if (r.ready[i]) {
+    r.ready[i] = false;
+    return true;
+  }
+  link(r, interest, w);
+  return false;
+}
+
 void Poller::unwatch(int fd, Interest interest, FdWatch* w) noexcept {
-  auto it = records_.find(fd);
-  if (it == records_.end()) {
+  Record* r = find(fd);
+  if (r == nullptr) {
     return;
   }
-  Record& r = it->second;
-  for (FdWatch** p = &r.watches[index_of(interest)]; *p != nullptr; p = &(*p)->next_) {
+  for (FdWatch** p = &r->watches[index_of(interest)]; *p != nullptr; p = &(*p)->next_) {
     if (*p == w) {
       *p = std::exchange(w->next_, nullptr);
       add_pending(-1);
-      if (r.watches[index_of(interest)] != nullptr) {
-        return;  // others still watch this interest: the registration is right as it is
-      }
-      if (r.watches[0] == nullptr && r.watches[1] == nullptr) {
-        erase(r);  // the registration is still armed: it must not fire for nobody's wait
-      } else {
-        arm(r, false);
-      }
       return;
     }
   }
 }
 
 void Poller::forget(int fd) noexcept {
-  auto it = records_.find(fd);
-  if (it == records_.end()) {
+  Record* r = find(fd);
+  if (r == nullptr || !r->registered) {
     return;
   }
-  FdWatch* lists[2] = {it->second.watches[0], it->second.watches[1]};
-  erase(it->second);
+  ++registrations_;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  FdWatch* lists[2] = {std::exchange(r->watches[0], nullptr),
+                       std::exchange(r->watches[1], nullptr)};
+  *r = Record{};
+  --registered_;
   for (FdWatch* list : lists) {
     run(list, failed);
   }

@@ -2,26 +2,54 @@
 // the first watch; until then the thread idles on a futex and costs no fd.
 //
 // The poller is the only user of epoll in gofer. Its owner is one scheduler (one OS thread):
-// wait(), poll_now(), watch(), unwatch() and forget() must be called on that thread. wake() is
-// safe from any thread: it makes a concurrent or the next wait() return; watching() may be
-// read from any thread as a snapshot (the deadlock watchdog does).
+// wait(), poll_now(), watch(), watch_owned(), unwatch() and forget() must be called on that
+// thread. wake() is safe from any thread: it makes a concurrent or the next wait() return;
+// watching() may be read from any thread as a snapshot (the deadlock watchdog does).
 //
 // wait() blocks the OS thread (that is its job: it is the scheduler's idle wait) until an fd
 // event, a wake(), or the deadline, whichever comes first. Deadlines have nanosecond resolution
 // (epoll_pwait2) and are rounded up, never down, so a sleep never ends early.
 //
-// Watches. Each watched fd has one record with two lists of watches, one per Interest
-// (readable, writable), so a reader and a writer (or two tasks accepting on one listener) can
-// wait on one fd at once, like Go's pollDesc. epoll's data points at the record, never at a
-// watch. Invariants: (1) the fd's epoll registration is armed (EPOLLONESHOT) for exactly the
-// interests that have watches, or disarmed; (2) a watch leaves its list before its ready()
-// runs (it fires once); when one interest fires and the other still has watches, the
-// registration is re-armed for the other before dispatch returns; (3) a record lives until
-// forget(), an unwatch() that leaves it empty, or the poller's end, so every event the kernel
-// reports finds it (an event for an interest nobody watches is dropped). After a watch fires,
-// the disarmed registration stays in epoll, so the next watch of that fd costs one epoll_ctl
-// (MOD), not an ADD and a DEL; the fd may even be closed and its number reused meanwhile
-// (the kernel dropped the old registration: the MOD fails with ENOENT and an ADD follows).
+// Registrations (Go's pollDesc, netpoll_epoll.go). Each fd the thread waits on has one Record
+// in a table indexed by fd number. An fd with an owner (watch_owned: a PollFd's socket, pipe
+// or listener) is registered in epoll edge-triggered (EPOLLET) once and kept there until
+// forget(): a task that parks on a socket it parked on before costs no epoll_ctl. The
+// Record holds, per Interest (readable, writable), a list of watches and a ready flag; so a
+// reader and a writer (or two tasks accepting on one listener) can wait on one fd at once.
+// An edge fires every watch of the interests it reports; an edge that finds no watch of an
+// interest sets that interest's ready flag instead (Go's pdReady), and the next owned watch of
+// it consumes the flag and returns "ready" without parking. A flag may be stale (the edge's
+// bytes were read before the wait): the caller's next syscall then gives EAGAIN and it waits
+// again, this time parking; so a flag is a hint to try the syscall, never a promise.
+// The interests asked of epoll grow on demand: the first wait for writing on a socket only
+// read so far costs one EPOLL_CTL_MOD, and a thread that only reads a socket another thread
+// writes gets no EPOLLOUT edges.
+//
+// Watches of an fd of unknown history (watch(): raw fds, a connecting socket, a pidfd)
+// re-register it each time, and one-shot (EPOLLONESHOT, level), as before: such an fd gets no
+// edges between its waits, and its flags are never consumed.
+//
+// Owners and fd-number reuse. The kernel drops an epoll registration when the file is closed,
+// and may hand the same fd number to a new file, which the Record then does not describe. A
+// watch_owned() names the owner of the fd (PollFd's key: unique for the process's life, and the
+// owner keeps that one open file at that number for as long as it uses the key); the Record
+// remembers the owner it was registered for, and an owned watch whose owner matches trusts the
+// registration. Any other watch (another owner, or watch() for an fd of unknown history)
+// re-registers: one EPOLL_CTL_MOD, or an ADD when the kernel had dropped the old registration
+// (ENOENT); epoll then reports the fd's current readiness, so no edge is lost by the switch.
+// Every (re)registration gives the Record a new tag, carried in epoll's data next to the fd
+// number, and an event whose tag is not its Record's current one is dropped: that is an old
+// registration of a file still open elsewhere (a dup, a child's copy) under a reused number.
+//
+// Invariants: (1) a Record is registered in epoll exactly when `registered` is set, with
+// `mask` the interests asked and `tag` its data's tag, edge-triggered when `owner` is set and
+// one-shot otherwise (re-armed, after an event, while watches remain); (2) a watch leaves its list
+// before its ready() runs (it fires once), and a list is non-empty only on a registered Record; (3)
+// a ready flag is set only by an edge that found its interest's list empty, and cleared by the
+// owned watch that consumes it or by a re-registration (which makes epoll report the current
+// state again); (4) Records are never freed before the poller's end (the table only grows, in
+// chunks that never move), so every event the kernel reports finds its Record's memory; the
+// tag tells whether it is still meant.
 //
 // Lazy fds. A thread that never waits for an fd (a plain thread blocked in a channel receive,
 // a Runtime worker that only computes) never opens epoll or the eventfd: wait() then sleeps on
@@ -40,7 +68,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <memory>
+#include <vector>
 
 #include "sched_stats.hpp"
 
@@ -79,10 +108,18 @@ class Poller {
   void wake() noexcept;
 
   // watch: w->ready() runs once, when fd is ready for `interest` (or in error); every watch
-  // of that fd and interest fires together. Throws std::system_error when epoll refuses the
-  // fd (EBADF; EPERM for a regular file) or, on the first watch, cannot be opened (EMFILE).
+  // of that fd and interest fires together. For an fd whose history the caller does not know
+  // (it may be a new file under a reused number): it re-registers the fd (one epoll_ctl), and
+  // fires at once if the fd is ready now. Throws std::system_error when epoll refuses the fd
+  // (EBADF; EPERM for a regular file) or, on the first watch, cannot be opened (EMFILE).
   void watch(int fd, Interest interest, FdWatch* w);
-  // unwatch: cancels w's watch of fd if it has not fired; harmless when it has.
+  // watch_owned: as watch(), for an fd that `owner` (non-zero, never reused; PollFd's key)
+  // keeps open as one file while it uses the key; costs no syscall when the fd is registered
+  // for that owner already. Returns true, without linking w, when an edge of `interest` came
+  // while nobody watched (the ready flag, consumed here): try the syscall again before waiting.
+  [[nodiscard]] bool watch_owned(int fd, Interest interest, FdWatch* w, std::uint64_t owner);
+  // unwatch: cancels w's watch of fd if it has not fired; harmless when it has. Never a
+  // syscall: the registration stays.
   void unwatch(int fd, Interest interest, FdWatch* w) noexcept;
   // forget: drops fd's registration (call it before closing fd). A watch still pending on
   // fd fires at once with EPOLLERR | EPOLLHUP, so its task wakes and sees the closed fd.
@@ -94,8 +131,10 @@ class Poller {
   std::size_t watching() const noexcept { return pending_.load(std::memory_order_relaxed); }
   // fd_events: watches fired so far (scheduler_stats()).
   std::uint64_t fd_events() const noexcept { return fd_events_.get(); }
-  // registered: fds with a registration in epoll, armed or not (for tests).
-  std::size_t registered() const noexcept { return records_.size(); }
+  // registered: fds with a registration in epoll (for tests).
+  std::size_t registered() const noexcept { return registered_; }
+  // registrations: epoll_ctl calls made for fds so far (for tests and benchmarks).
+  std::uint64_t registrations() const noexcept { return registrations_; }
   // has_fds: whether the epoll instance and eventfd are open (for tests).
   bool has_fds() const noexcept { return epfd_ >= 0; }
   // wakeups: eventfd writes performed by wake() (a debug counter for tests and benchmarks).
@@ -103,22 +142,32 @@ class Poller {
 
  private:
   struct Record {
-    int fd = -1;
     FdWatch* watches[2] = {nullptr, nullptr};  // indexed by Interest
+    std::uint64_t owner = 0;                   // 0: registered by watch() (or not at all)
+    std::uint32_t tag = 0;
+    std::uint32_t mask = 0;  // the interests' epoll events asked (without EPOLLET)
+    bool registered = false;
+    bool ready[2] = {false, false};
   };
+  static constexpr int chunk_bits = 8;
+  static constexpr int chunk_size = 1 << chunk_bits;
 
   // open: creates the epoll instance and the eventfd; throws std::system_error.
   void open();
   // wait_futex: wait() before open().
   void wait_futex(std::chrono::steady_clock::time_point deadline) noexcept;
-  void dispatch(Record& r, std::uint32_t events) noexcept;
+  // record: fd's Record, growing the table (may throw std::bad_alloc); find: null if absent.
+  Record& record(int fd);
+  Record* find(int fd) noexcept;
+  void dispatch(std::uint64_t data, std::uint32_t events) noexcept;
   // run: fires every watch of a list already taken out of its record.
   void run(FdWatch* list, std::uint32_t events) noexcept;
-  // arm: one epoll_ctl (two when the fd number was reused) making r's registration match its
-  // watches; returns 0 or the errno.
-  int arm(Record& r, bool fresh) noexcept;
-  // erase: removes r's registration and r itself.
-  void erase(Record& r) noexcept;
+  // enroll: registers r (fd) anew for `owner` (0: one-shot), asking `mask`, with a new tag;
+  // returns 0 or the errno, leaving r as it was. enroll_or_throw: asking what r asked before
+  // and `interest`; throws std::system_error.
+  int enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) noexcept;
+  void enroll_or_throw(Record& r, int fd, Interest interest, std::uint64_t owner);
+  void link(Record& r, Interest interest, FdWatch* w) noexcept;
   // add_pending: the owner's update of pending_ (a relaxed load and store, no atomic RMW).
   void add_pending(std::ptrdiff_t delta) noexcept {
     pending_.store(pending_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
@@ -126,7 +175,10 @@ class Poller {
 
   std::atomic<std::uint64_t> wakeups_{0};
   Counter fd_events_;
-  std::unordered_map<int, Record> records_;
+  std::vector<std::unique_ptr<Record[]>> chunks_;  // Records of fds [i << chunk_bits, ...)
+  std::size_t registered_ = 0;
+  std::uint64_t registrations_ = 0;
+  std::uint32_t next_tag_ = 0;
   std::atomic<std::size_t> pending_{0};
   int epfd_ = -1;
   std::atomic<int> wakefd_{-1};

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -351,4 +352,54 @@ TEST(File, SetMaxLineLengthRejectsZeroAndAnEmptyFile) {
   EXPECT_THROW(empty.set_max_line_length(10), std::system_error);
   TcpStream none;
   EXPECT_THROW(none.set_max_line_length(10), std::system_error);
+}
+
+// A small read_exact that finds the buffer empty asks the kernel for everything queued (up to
+// 64 KiB), so the next messages cost no syscall: after the first of 100 queued 64-byte messages
+// the other 99 are buffered. Reads of 4 KiB or more still go straight to the caller.
+TEST(TcpStream, SmallReadsAreServedFromOneBatchedRead) {
+  Watchdog dog;
+  auto l = TcpListener::bind("127.0.0.1", 0);
+  auto client = TcpStream::connect("127.0.0.1", l.local_port(), 5s);
+  auto server = l.accept(5s);
+  const std::string all = pattern(100 * 64);
+  client.write(all);
+  int queued = 0;
+  while (::ioctl(server.fd(), FIONREAD, &queued) == 0 && queued < static_cast<int>(all.size())) {
+    gofer::sleep_for(1ms);
+  }
+  std::string msg(64, '\0');
+  ASSERT_EQ(server.read_exact(msg, 5s), 64u);
+  EXPECT_EQ(msg, all.substr(0, 64));
+  EXPECT_EQ(server.buffered(), all.size() - 64);
+  for (std::size_t i = 1; i < 100; ++i) {
+    ASSERT_EQ(server.read_exact(msg, 5s), 64u);
+    ASSERT_EQ(msg, all.substr(i * 64, 64)) << i;
+  }
+  EXPECT_EQ(server.buffered(), 0u);
+  const std::string big = pattern(3 * 4096);
+  client.write(big);
+  std::string got(big.size(), '\0');
+  ASSERT_EQ(server.read_exact(got, 5s), got.size());
+  EXPECT_EQ(got, big);
+  EXPECT_EQ(server.buffered(), 0u);
+}
+
+// A blocking fd gofer may not switch to O_NONBLOCK (readiness mode) is read once per wait, not
+// until EAGAIN: its waits must report what is readable now, not only new edges, or the second
+// byte below, which came with the first, would never be read.
+TEST(FdStream, ReadinessModeReadsWhatCameWithAnEarlierWait) {
+  Watchdog dog;
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  FdStream r{gofer::detail::UniqueFd(fds[0]), "pipe-r", false};
+  ASSERT_EQ(r.mode(), FdStream::io_mode::readiness);
+  auto w = gofer::File::from_fd(fds[1], "pipe-w");
+  w.write("ab");
+  char c = 0;
+  const auto soon = std::chrono::steady_clock::now() + 5s;
+  ASSERT_EQ(r.read_some(&c, 1, soon), 1u);
+  EXPECT_EQ(c, 'a');
+  ASSERT_EQ(r.read_some(&c, 1, soon), 1u);
+  EXPECT_EQ(c, 'b');
 }

@@ -179,7 +179,11 @@ TEST(Poller, UnwatchKeepsTheOtherInterestArmed) {
   EXPECT_EQ(writer.calls, 0);
   p.unwatch(pipe.fds[1], Interest::readable, &reader);
   EXPECT_EQ(p.watching(), 0u);
-  EXPECT_EQ(p.registered(), 0u);  // nothing left armed
+  EXPECT_EQ(p.registered(), 1u);  // kept (its Record outlives any event) until forget
+  p.poll_now();
+  EXPECT_EQ(reader.calls + writer.calls, 0);
+  p.forget(pipe.fds[1]);
+  EXPECT_EQ(p.registered(), 0u);
 }
 
 TEST(Poller, ForgetFiresPendingWatches) {
@@ -192,6 +196,136 @@ TEST(Poller, ForgetFiresPendingWatches) {
   EXPECT_TRUE(r.events & EPOLLHUP);
   EXPECT_EQ(p.watching(), 0u);
   EXPECT_EQ(p.registered(), 0u);
+}
+
+// An owned fd is registered once, edge-triggered: a hundred waits cost one epoll_ctl.
+TEST(Poller, AnOwnedFdIsRegisteredOnce) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  SocketPair sp;
+  Recorder r;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_FALSE(p.watch_owned(sp.fds[0], Interest::readable, &r, 1));
+    ASSERT_EQ(write(sp.fds[1], "x", 1), 1);
+    p.wait(std::chrono::steady_clock::now() + 10s);
+    ASSERT_EQ(r.calls, i + 1);
+    char c;
+    ASSERT_EQ(read(sp.fds[0], &c, 1), 1);
+  }
+  EXPECT_EQ(p.registrations(), 1u);
+  EXPECT_EQ(p.watching(), 0u);
+  p.forget(sp.fds[0]);
+}
+
+// An edge that comes while nobody waits is kept (Go's pdReady): the next owned watch returns
+// ready without linking, once; the one after that waits for a new edge.
+TEST(Poller, AnEdgeWithNobodyWatchingIsKeptForTheNextWatch) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  SocketPair sp;
+  Recorder r;
+  ASSERT_FALSE(p.watch_owned(sp.fds[0], Interest::readable, &r, 1));
+  p.unwatch(sp.fds[0], Interest::readable, &r);
+  ASSERT_EQ(write(sp.fds[1], "x", 1), 1);
+  p.poll_now();
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_TRUE(p.watch_owned(sp.fds[0], Interest::readable, &r, 1));
+  EXPECT_EQ(p.watching(), 0u);
+  EXPECT_FALSE(p.watch_owned(sp.fds[0], Interest::readable, &r, 1));
+  EXPECT_EQ(p.watching(), 1u);
+  p.poll_now();  // edge-triggered: the unread byte gives no second edge
+  EXPECT_EQ(r.calls, 0);
+  ASSERT_EQ(write(sp.fds[1], "y", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(r.calls, 1);
+  // Asking for the other interest later adds it to the registration (one more epoll_ctl),
+  // and epoll reports its current state: a socket with room is writable at once.
+  EXPECT_FALSE(p.watch_owned(sp.fds[0], Interest::writable, &r, 1));
+  p.poll_now();
+  EXPECT_EQ(r.calls, 2);
+  EXPECT_EQ(p.registrations(), 2u);
+  p.forget(sp.fds[0]);
+}
+
+// A fd number closed without forget (as a close on another thread leaves this thread's
+// poller) and reused by a new owner: the owner differs, so the poller registers the new file
+// instead of trusting the old registration, which the kernel dropped (the wait would hang).
+TEST(Poller, ANewOwnerOfAReusedFdNumberIsRegisteredAgain) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  int a[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+  Recorder r;
+  ASSERT_FALSE(p.watch_owned(a[0], Interest::readable, &r, 1));
+  p.unwatch(a[0], Interest::readable, &r);
+  const int number = a[0];
+  close(a[0]);
+  close(a[1]);
+  SocketPair b;
+  ASSERT_EQ(dup2(b.fds[0], number), number);
+  const std::uint64_t before = p.registrations();
+  ASSERT_FALSE(p.watch_owned(number, Interest::readable, &r, 2));
+  EXPECT_EQ(p.registrations(), before + 2);  // MOD: ENOENT, then ADD
+  ASSERT_EQ(write(b.fds[1], "x", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(r.calls, 1);
+  p.forget(number);
+  close(number);
+}
+
+// The old registration of a file still open elsewhere (here a dup) keeps reporting under the
+// reused number; its events carry an old tag and are dropped, not taken for the new file's.
+TEST(Poller, EventsOfAnOldRegistrationUnderAReusedNumberAreDropped) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  int a[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+  Recorder r;
+  ASSERT_FALSE(p.watch_owned(a[0], Interest::readable, &r, 1));
+  p.unwatch(a[0], Interest::readable, &r);
+  const int number = a[0];
+  const int keep = dup(a[0]);  // keeps the old file, and its registration, alive
+  close(a[0]);
+  SocketPair b;
+  ASSERT_EQ(dup2(b.fds[0], number), number);
+  ASSERT_FALSE(p.watch_owned(number, Interest::readable, &r, 2));
+  ASSERT_EQ(write(a[1], "old", 3), 3);
+  p.wait(std::chrono::steady_clock::now() + 50ms);
+  EXPECT_EQ(r.calls, 0);
+  ASSERT_EQ(write(b.fds[1], "new", 3), 3);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(r.calls, 1);
+  p.forget(number);
+  close(number);
+  close(keep);
+  close(a[1]);
+}
+
+// On a task: a hundred request/response round trips over one TCP connection cost a bounded
+// number of epoll_ctl calls (connect, and one registration per socket), not one per wait.
+TEST(FdWait, RoundTripsOnAConnectionCostNoEpollCtlEach) {
+  gofer::test::Watchdog dog;
+  auto& poller = gofer::detail::Scheduler::local().poller();
+  gofer::go_and_wait([&] {
+    auto l = gofer::TcpListener::bind("127.0.0.1", 0);
+    auto client = gofer::TcpStream::connect("127.0.0.1", l.local_port(), 5s);
+    auto server = l.accept(5s);
+    auto echo = gofer::go([&] {
+      std::string msg(64, '\0');
+      while (server.read_exact(msg) == msg.size()) {
+        server.write(msg);
+      }
+    });
+    const std::uint64_t before = poller.registrations();
+    std::string msg(64, 'q');
+    for (int i = 0; i < 100; ++i) {
+      client.write(msg);
+      ASSERT_EQ(client.read_exact(msg, 5s), msg.size());
+    }
+    EXPECT_LE(poller.registrations() - before, 4u);
+    client.close();
+    echo.wait();
+  });
 }
 
 TEST(Poller, WatchingABadFdThrowsSystemError) {
