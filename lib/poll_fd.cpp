@@ -101,10 +101,13 @@ void PollFd::wait(Interest interest, clock::time_point call_deadline, const char
     if (r == wake_reason::closed) {
       throw_closed(op, name);
     }
-    if (ready) {
+    // A timeout or a new object deadline. An edge-triggered wait returns to its caller, who
+    // tries the syscall again: the poller may have fired this watch's edge after the timer or
+    // set_deadline() claimed the Waiter, and that edge would not come again (a level-triggered
+    // wait re-registers, which reports the fd's state, so it may decide here).
+    if (ready || (key_ != 0 && std::min(call_deadline, this->deadline(interest)) > clock::now())) {
       return;
     }
-    // A timeout or a new object deadline: the loop decides again.
   }
 }
 

@@ -13,7 +13,8 @@
 // SetWriteDeadline), `never` unless set. A Use of a direction whose deadline has passed fails
 // at once with errc::timed_out; wait() parks until the earlier of the call's and the object's
 // deadline. set_deadline() wakes the tasks parked in that direction, which then wait again
-// until the new deadline (later: they wait longer; passed: they throw timed_out at once).
+// until the new deadline (later: they wait longer, after one more try of their syscall;
+// passed: they throw timed_out at once).
 //
 // Pollers. The fd is registered once (edge-triggered) in the poller of each thread that waits
 // on it, under this object's key (Poller::watch_owned), and stays registered until close()
@@ -97,8 +98,9 @@ class PollFd {
   // wait: parks until fd is ready for `interest`, or the earliest of `deadline` and the
   // object's deadline passes (throws errc::timed_out), or close() (errc::closed), or
   // request_stop() (gofer::cancelled). Returns without parking when an edge of `interest`
-  // reached this thread's poller while nobody waited (Poller::watch_owned), which may be
-  // stale: call it only after the syscall said EAGAIN, and on return try the syscall again.
+  // reached this thread's poller while nobody waited (Poller::watch_owned), and after
+  // set_deadline() woke it with a deadline still ahead; either may be spurious: call it only
+  // after the syscall said EAGAIN, and on return try the syscall again.
   // The caller holds a Use. std::system_error from the poller (EPERM: a regular file)
   // propagates. `op` is static text; `name` lives while parked.
   void wait(Interest interest, clock::time_point deadline, const char* op, const std::string& name);

@@ -205,7 +205,7 @@ void Poller::dispatch(std::uint64_t data, std::uint32_t events) noexcept {
   }
   // A one-shot registration is disarmed now: re-arm it for the watches still linked.
   if (r->owner == 0 && (r->watches[0] != nullptr || r->watches[1] != nullptr)) {
-    enroll(*r, fd, r->mask, 0);
+    enroll(*r, fd, watched_mask(*r), 0);
   }
   for (FdWatch* list : fired) {
     run(list, events);
@@ -254,9 +254,24 @@ int Poller::enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) n
   return 0;
 }
 
+std::uint32_t Poller::watched_mask(const Record& r) noexcept {
+  std::uint32_t mask = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (r.watches[i] != nullptr) {
+      mask |= asks[i];
+    }
+  }
+  return mask;
+}
+
 void Poller::enroll_or_throw(Record& r, int fd, Interest interest, std::uint64_t owner) {
-  // Keep what was asked before: a watch of the other interest may be linked.
-  const std::uint32_t mask = (r.registered ? r.mask : 0) | asks[index_of(interest)];
+  // Edge-triggered, asking more than is watched costs nothing, and keeps the edges of an
+  // interest asked before; one-shot (level), an interest nobody watches that is ready would
+  // fire, disarm and be re-armed on every poll.
+  std::uint32_t mask = asks[index_of(interest)] | watched_mask(r);
+  if (owner != 0 && r.registered) {
+    mask |= r.mask;
+  }
   if (const int err = enroll(r, fd, mask, owner); err != 0) {
     throw_errno_value(err, "epoll_ctl", "fd " + std::to_string(fd));
   }

@@ -163,11 +163,13 @@ class Poller {
   // run: fires every watch of a list already taken out of its record.
   void run(FdWatch* list, std::uint32_t events) noexcept;
   // enroll: registers r (fd) anew for `owner` (0: one-shot), asking `mask`, with a new tag;
-  // returns 0 or the errno, leaving r as it was. enroll_or_throw: asking what r asked before
-  // and `interest`; throws std::system_error.
+  // returns 0 or the errno, leaving r as it was. enroll_or_throw: asking `interest` and what
+  // r watches (and, edge-triggered, what it asked before); throws std::system_error.
   int enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) noexcept;
   void enroll_or_throw(Record& r, int fd, Interest interest, std::uint64_t owner);
   void link(Record& r, Interest interest, FdWatch* w) noexcept;
+  // watched_mask: the epoll events of the interests r has watches for.
+  static std::uint32_t watched_mask(const Record& r) noexcept;
   // add_pending: the owner's update of pending_ (a relaxed load and store, no atomic RMW).
   void add_pending(std::ptrdiff_t delta) noexcept {
     pending_.store(pending_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);

@@ -186,6 +186,30 @@ TEST(Poller, UnwatchKeepsTheOtherInterestArmed) {
   EXPECT_EQ(p.registered(), 0u);
 }
 
+// A one-shot registration is re-armed only for the interests still watched: a writable socket
+// whose writer's watch fired must not fire (and re-arm) on every poll while a reader waits.
+TEST(Poller, AOneShotRegistrationIsReArmedOnlyForWatchedInterests) {
+  gofer::test::Watchdog dog;
+  Poller p;
+  SocketPair sp;
+  Recorder reader, writer;
+  p.watch(sp.fds[0], Interest::writable, &writer);
+  p.poll_now();
+  EXPECT_EQ(writer.calls, 1);
+  p.watch(sp.fds[0], Interest::readable, &reader);
+  const std::uint64_t armed = p.registrations();
+  for (int i = 0; i < 3; ++i) {
+    p.poll_now();
+  }
+  EXPECT_EQ(p.registrations(), armed);
+  EXPECT_EQ(reader.calls, 0);
+  EXPECT_EQ(writer.calls, 1);
+  ASSERT_EQ(write(sp.fds[1], "x", 1), 1);
+  p.wait(std::chrono::steady_clock::now() + 10s);
+  EXPECT_EQ(reader.calls, 1);
+  p.forget(sp.fds[0]);
+}
+
 TEST(Poller, ForgetFiresPendingWatches) {
   Poller p;
   Pipe pipe;
