@@ -30,7 +30,7 @@ asio::awaitable<void> session(tcp::socket s, std::size_t size) {
   }
 }
 
-asio::awaitable<void> listen(tcp::acceptor& acceptor, std::size_t size) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t size) {
   for (;;) {
     tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
     s.set_option(tcp::no_delay(true));
@@ -55,6 +55,6 @@ int main(int argc, char** argv) {
   acceptor.listen(tcp::acceptor::max_listen_connections);
   std::printf("port=%d\n", acceptor.local_endpoint().port());
   std::fflush(stdout);
-  asio::co_spawn(ctx, listen(acceptor, static_cast<std::size_t>(size)), asio::detached);
+  asio::co_spawn(ctx, accept_loop(acceptor, static_cast<std::size_t>(size)), asio::detached);
   ctx.run();
 }

@@ -6,8 +6,10 @@
 // messages on every connection, as the other net_server peers do. One thread, one
 // edge-triggered epoll registration per connection (EPOLLIN | EPOLLOUT | EPOLLET, added once
 // and never modified, as Go's netpoller does). On a read edge it reads into a 64 KiB buffer
-// until EAGAIN (epoll(7)'s rule) and writes each whole message back with one write(2) of SIZE
-// bytes: batched reads, one write per message, the least a per-message server can do. When a
+// until a read returns less than that (epoll(7): for a stream socket a short read means the
+// buffer was drained, and new data raises a new edge; this saves the read that would return
+// EAGAIN) and writes each whole message back with one write(2) of SIZE bytes: batched reads,
+// one write per message, the least a per-message server can do. When a
 // write is short (the socket buffer is full) the rest of it and the rest of that read wait in
 // a per-connection queue and the connection stops reading (backpressure, as a server whose
 // write parks) until the next write edge has flushed them; no byte is lost or reordered. A
@@ -42,7 +44,7 @@ struct Conn {
   std::vector<char> in;       // a partial message
   std::vector<char> pending;  // bytes waiting for a write edge
   std::size_t pending_off = 0;
-  bool ready = false;    // in the ready list: readable, stopped before EAGAIN
+  bool ready = false;    // in the ready list: readable, stopped before draining it
   bool blocked = false;  // stopped reading until pending is flushed
 };
 
@@ -191,8 +193,8 @@ class Server {
     return true;
   }
 
-  // on_readable: reads until EAGAIN, at most max_reads times (then c joins the ready list), or
-  // until a write is short (then c is blocked until its next write edge).
+  // on_readable: reads until a short read or EAGAIN, at most max_reads times (then c joins the
+  // ready list), or until a write is short (then c is blocked until its next write edge).
   void on_readable(Conn* c) {
     for (int reads = 0;; ++reads) {
       if (!c->pending.empty()) {
@@ -217,12 +219,16 @@ class Server {
       }
       const char* p = buf_.data();
       auto left = static_cast<std::size_t>(n);
+      const bool drained = left < buf_.size();
       if (!c->in.empty()) {
         const std::size_t take = std::min(left, size_ - c->in.size());
         c->in.insert(c->in.end(), p, p + take);
         p += take;
         left -= take;
         if (c->in.size() < size_) {
+          if (drained) {
+            return;
+          }
           continue;
         }
         if (!send(*c, c->in.data())) {
@@ -236,6 +242,9 @@ class Server {
         }
       }
       c->in.assign(p, p + left);
+      if (drained) {
+        return;
+      }
     }
   }
 

@@ -18,7 +18,8 @@
 // Every message carries its connection and sequence number and a per-connection fill
 // pattern; every reply is checked byte for byte, and a wrong, missing or reordered byte, an
 // EOF, or (ping-pong) a connection that got no reply in the whole run fails the run (exit 1, a
-// message on stderr). Streaming connections that got nothing back in the window are counted
+// message on stderr); ping-pong goes on after the window (unmeasured, up to 10 s) until every
+// connection has had a reply. Streaming connections that got nothing back in the window are counted
 // (starved=K): a server may keep serving one stream while its data keeps coming.
 // With --server-pid, the server's CPU time (utime + stime of /proc/PID/stat, every thread)
 // over the window is reported per request.
@@ -369,6 +370,7 @@ class Load {
     }
     std::vector<epoll_event> evs(1024);
     bool in_window = false;
+    bool ended = false;
     for (;;) {
       const std::int64_t t = now_ns();
       if (!in_window && t >= window_start_) {
@@ -381,7 +383,8 @@ class Load {
           c->mark_window();
         }
       }
-      if (t >= end) {
+      if (t >= end && !ended) {
+        ended = true;
         window_ns_ = t - window_start_;
         cpu_end_ = server_cpu_ticks(o_.server_pid);
         total_at_end_ = total_;
@@ -389,6 +392,8 @@ class Load {
           c->mark_end();
         }
         perf_.command("disable\n");
+      }
+      if (ended && (stream_ || all_answered() || t >= end + grace_ns)) {
         break;
       }
       const bool more = !read_again_.empty() || !write_again_.empty();
@@ -426,6 +431,16 @@ class Load {
         send(*c);
       }
     }
+  }
+
+  // all_answered: every connection has had at least one reply.
+  bool all_answered() const {
+    for (; first_unanswered_ < conns_.size(); ++first_unanswered_) {
+      if (conns_[first_unanswered_]->completed() == 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void report() const {
@@ -569,12 +584,16 @@ class Load {
   }
 
   static constexpr int max_ops = 8;
+  // grace_ns: how long ping-pong goes on after the window until every connection has had a
+  // reply (so that a slow server in a short window does not fail the check).
+  static constexpr std::int64_t grace_ns = 10'000'000'000;
 
   Options o_;
   bool stream_;
   PerfControl perf_;
   std::vector<Conn*> read_again_;
   std::vector<Conn*> write_again_;
+  mutable std::size_t first_unanswered_ = 0;
   int ep_ = -1;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<char> buf_;
