@@ -275,21 +275,21 @@ class Conn {
   void mark_window() { at_window_ = next_recv_; }
   void mark_end() { at_end_ = next_recv_; }
 
-  // make: message k into out (size_ bytes).
-  void make(std::uint64_t k, char* out) const {
-    std::memcpy(out, fill_.data(), size_);
-    std::memcpy(out, &k, sizeof k);
-    std::memcpy(out + 8, &id_, sizeof id_);
+  // make: message k into dst (size_ bytes).
+  void make(std::uint64_t k, char* dst) const {
+    std::memcpy(dst, fill_.data(), size_);
+    std::memcpy(dst, &k, sizeof k);
+    std::memcpy(dst + 8, &id_, sizeof id_);
   }
 
-  // check: the next expected message against `in`; fails the run on a mismatch.
-  void check(const char* in) {
+  // check: the next expected message against `msg`; fails the run on a mismatch.
+  void check(const char* msg) {
     const std::uint64_t k = next_recv_;
     std::uint64_t got_k = 0;
     std::uint32_t got_id = 0;
-    std::memcpy(&got_k, in, sizeof got_k);
-    std::memcpy(&got_id, in + 8, sizeof got_id);
-    if (got_k != k || got_id != id_ || std::memcmp(in + 16, fill_.data() + 16, size_ - 16) != 0) {
+    std::memcpy(&got_k, msg, sizeof got_k);
+    std::memcpy(&got_id, msg + 8, sizeof got_id);
+    if (got_k != k || got_id != id_ || std::memcmp(msg + 16, fill_.data() + 16, size_ - 16) != 0) {
       fail("connection " + std::to_string(id_) + ": message " + std::to_string(k) +
            " came back wrong (got sequence " + std::to_string(got_k) + " of connection " +
            std::to_string(got_id) + ")");
@@ -297,15 +297,15 @@ class Conn {
     ++next_recv_;
   }
 
-  // Sending side: out_ holds bytes not yet written.
-  std::vector<char> out_;
-  std::size_t out_off_ = 0;
-  std::uint64_t next_send_ = 0;
-  // Receiving side: in_ holds a partial message.
-  std::vector<char> in_;
-  std::int64_t sent_at_ = 0;  // pingpong: when the request in flight was written
-  bool read_again_ = false;   // in the next turn's read list (stopped before EAGAIN)
-  bool write_again_ = false;  // in the next turn's write list
+  // Sending side: out holds bytes not yet written.
+  std::vector<char> out;
+  std::size_t out_off = 0;
+  std::uint64_t next_send = 0;
+  // Receiving side: in holds a partial message.
+  std::vector<char> in;
+  std::int64_t sent_at = 0;  // pingpong: when the request in flight was written
+  bool read_again = false;   // in the next turn's read list (stopped before EAGAIN)
+  bool write_again = false;  // in the next turn's write list
 
  private:
   int fd_;
@@ -409,10 +409,10 @@ class Load {
       reads.swap(read_again_);
       writes.swap(write_again_);
       for (Conn* c : reads) {
-        c->read_again_ = false;
+        c->read_again = false;
       }
       for (Conn* c : writes) {
-        c->write_again_ = false;
+        c->write_again = false;
       }
       for (int i = 0; i < n; ++i) {
         auto& c = *static_cast<Conn*>(evs[static_cast<std::size_t>(i)].data.ptr);
@@ -474,10 +474,10 @@ class Load {
  private:
   // queue_request: pingpong's next request into c's (empty) send buffer.
   void queue_request(Conn& c) {
-    c.out_.resize(o_.size);
-    c.out_off_ = 0;
-    c.make(c.next_send_++, c.out_.data());
-    c.sent_at_ = now_ns();
+    c.out.resize(o_.size);
+    c.out_off = 0;
+    c.make(c.next_send++, c.out.data());
+    c.sent_at = now_ns();
   }
 
   // send: writes what c has to send; in stream mode keeps making messages until the socket is
@@ -486,24 +486,24 @@ class Load {
   void send(Conn& c) {
     for (int ops = 0;; ++ops) {
       if (ops == max_ops) {
-        if (!c.write_again_) {
-          c.write_again_ = true;
+        if (!c.write_again) {
+          c.write_again = true;
           write_again_.push_back(&c);
         }
         return;
       }
-      if (c.out_off_ == c.out_.size()) {
+      if (c.out_off == c.out.size()) {
         if (!stream_) {
           return;
         }
         constexpr std::size_t batch = 16;
-        c.out_.resize(batch * o_.size);
+        c.out.resize(batch * o_.size);
         for (std::size_t i = 0; i < batch; ++i) {
-          c.make(c.next_send_++, c.out_.data() + i * o_.size);
+          c.make(c.next_send++, c.out.data() + i * o_.size);
         }
-        c.out_off_ = 0;
+        c.out_off = 0;
       }
-      const ssize_t n = ::write(c.fd(), c.out_.data() + c.out_off_, c.out_.size() - c.out_off_);
+      const ssize_t n = ::write(c.fd(), c.out.data() + c.out_off, c.out.size() - c.out_off);
       if (n < 0) {
         if (errno == EAGAIN) {
           return;
@@ -513,7 +513,7 @@ class Load {
         }
         fail_errno("write");
       }
-      c.out_off_ += static_cast<std::size_t>(n);
+      c.out_off += static_cast<std::size_t>(n);
     }
   }
 
@@ -523,8 +523,8 @@ class Load {
   void receive(Conn& c) {
     for (int ops = 0;; ++ops) {
       if (ops == max_ops) {
-        if (!c.read_again_) {
-          c.read_again_ = true;
+        if (!c.read_again) {
+          c.read_again = true;
           read_again_.push_back(&c);
         }
         return;
@@ -546,25 +546,25 @@ class Load {
       std::size_t left = static_cast<std::size_t>(n);
       while (left > 0) {
         const char* msg = nullptr;
-        if (c.in_.empty() && left >= o_.size) {
+        if (c.in.empty() && left >= o_.size) {
           msg = p;
           p += o_.size;
           left -= o_.size;
         } else {
-          const std::size_t take = std::min(left, o_.size - c.in_.size());
-          c.in_.insert(c.in_.end(), p, p + take);
+          const std::size_t take = std::min(left, o_.size - c.in.size());
+          c.in.insert(c.in.end(), p, p + take);
           p += take;
           left -= take;
-          if (c.in_.size() < o_.size) {
+          if (c.in.size() < o_.size) {
             break;
           }
-          msg = c.in_.data();
+          msg = c.in.data();
         }
-        if (!stream_ && c.completed() + 1 != c.next_send_) {
+        if (!stream_ && c.completed() + 1 != c.next_send) {
           fail("a reply arrived before its request was sent");
         }
         c.check(msg);
-        c.in_.clear();
+        c.in.clear();
         on_reply(c);
       }
     }
@@ -577,7 +577,7 @@ class Load {
     }
     const std::int64_t t = now_ns();
     if (t >= window_start_) {
-      hist_.add(t - c.sent_at_);
+      hist_.add(t - c.sent_at);
     }
     queue_request(c);
     send(c);
