@@ -256,7 +256,7 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Conn: one connection. Message k of connection c: bytes 0-7 k, 8-11 c, then fill_.
+// Conn: one connection. Message k of connection c: bytes 0-7 k, 8-11 c, 12-15 zero, then fill_.
 class Conn {
  public:
   Conn(int fd, std::uint32_t id, std::size_t size) : fd_(fd), id_(id), size_(size), fill_(size) {
@@ -289,10 +289,13 @@ class Conn {
     std::uint32_t got_id = 0;
     std::memcpy(&got_k, msg, sizeof got_k);
     std::memcpy(&got_id, msg + 8, sizeof got_id);
-    if (got_k != k || got_id != id_ || std::memcmp(msg + 16, fill_.data() + 16, size_ - 16) != 0) {
+    if (got_k != k || got_id != id_ || std::memcmp(msg + 12, fill_.data() + 12, size_ - 12) != 0) {
+      const bool header_ok = got_k == k && got_id == id_;
       fail("connection " + std::to_string(id_) + ": message " + std::to_string(k) +
-           " came back wrong (got sequence " + std::to_string(got_k) + " of connection " +
-           std::to_string(got_id) + ")");
+           " came back wrong: " +
+           (header_ok ? std::string("its payload differs")
+                      : "it carries sequence " + std::to_string(got_k) + " of connection " +
+                            std::to_string(got_id)));
     }
     ++next_recv_;
   }
