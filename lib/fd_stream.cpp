@@ -32,6 +32,23 @@ constexpr std::size_t readiness_write_max = 4096;
 constexpr std::size_t batch_below = ReadBuffer::initial_capacity;
 constexpr std::size_t scratch_size = 64 * 1024;
 
+// fair_syscalls: a thread whose I/O calls made this many read/write syscalls in a row without
+// one of them finding the fd not ready (EAGAIN) yields once before the next one, so a task fed
+// by a fast peer (a stream whose reads and writes never wait) cannot keep the thread's other
+// tasks from running (Go preempts such a goroutine after 10 ms instead).
+constexpr int fair_syscalls = 16;
+thread_local int unwaited_syscalls = 0;
+
+// take_turn: before a syscall of a polled read or write; yields the thread every
+// fair_syscalls calls that did not wait. A yield is a cancellation point: it may throw
+// gofer::cancelled, before the syscall, so nothing is lost.
+void take_turn() {
+  if (++unwaited_syscalls >= fair_syscalls) {
+    unwaited_syscalls = 0;
+    yield();
+  }
+}
+
 // scratch: this thread's block for batched reads, made on first use. Valid only between one
 // read(2) and the copy out of it: the task must not park in between (another task of the
 // thread may use it then).
@@ -134,6 +151,7 @@ void FdStream::close() noexcept {
 }
 
 bool FdStream::await_fd(Interest interest, clock::time_point deadline, const char* op) {
+  unwaited_syscalls = 0;  // the thread's other tasks may run while this one waits
   try {
     pfd_.wait(interest, deadline, op, name_);
     return true;
@@ -157,7 +175,8 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
-    // The scratch block is fetched after any wait, and used up before the next one.
+    take_turn();
+    // The scratch block is fetched after any wait or yield, and used up before the next one.
     char* into = batch ? scratch() : out;
     const std::size_t ask = batch ? scratch_size : n;
     const ssize_t r = socket_ ? ::recv(fd, into, ask, 0) : ::read(fd, into, ask);
@@ -362,6 +381,7 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       }
       n = std::min(n, readiness_write_max);
     }
+    take_turn();
     const char* p = bytes.data() + done;
     const ssize_t r = socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
     if (r >= 0) {

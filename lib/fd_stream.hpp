@@ -21,6 +21,10 @@
 // buffer, so the next small reads cost no syscall (Go's bufio.Reader). A read that finds the
 // socket empty costs nothing more than before, and allocates nothing.
 //
+// Fairness. Reads and writes try the syscall first and wait only on EAGAIN, so a task fed by
+// a fast peer might never wait; a thread that made 16 such syscalls in a row without a wait
+// yields once (a cancellation point) before the next, and its other tasks run.
+//
 // The read buffer (read_buffer.hpp) exists only while it holds unread bytes: it starts at
 // 4 KiB when a read needs one, grows only while read_line needs room for one line (as much
 // again as it holds, never past max_line_length + 2 bytes for "\r\n") or read_all needs room,

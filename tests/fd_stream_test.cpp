@@ -403,3 +403,29 @@ TEST(FdStream, ReadinessModeReadsWhatCameWithAnEarlierWait) {
   ASSERT_EQ(r.read_some(&c, 1, soon), 1u);
   EXPECT_EQ(c, 'b');
 }
+
+// A task whose writes never wait (the peer's buffer has room for all of them) still lets the
+// thread's other tasks run: after at most 16 syscalls in a row that did not wait, it yields.
+TEST(TcpStream, AStreamThatNeverWaitsLetsTheThreadsOtherTasksRun) {
+  Watchdog dog;
+  auto l = TcpListener::bind("127.0.0.1", 0);
+  auto client = TcpStream::connect("127.0.0.1", l.local_port(), 5s);
+  auto server = l.accept(5s);
+  gofer::go_and_wait([&] {
+    bool other_ran = false;
+    int writes_before = -1;
+    auto other = gofer::go([&] { other_ran = true; });
+    const std::string msg(64, 'm');
+    for (int i = 0; i < 100; ++i) {  // 6,400 bytes: no socket buffer is that small
+      if (other_ran && writes_before < 0) {
+        writes_before = i;
+      }
+      client.write(msg, 5s);
+    }
+    other.wait();
+    EXPECT_GE(writes_before, 1);
+    EXPECT_LE(writes_before, 16);
+  });
+  std::string got(100 * 64, '\0');
+  ASSERT_EQ(server.read_exact(got, 5s), got.size());
+}
