@@ -29,9 +29,15 @@ bool Reactor::post_remote(Waiter& w) noexcept {
   Waiter* head = inbox_.load(std::memory_order_relaxed);
   do {
     w.next_posted = head;
-  } while (!inbox_.compare_exchange_weak(head, &w, std::memory_order_release,
+  } while (!inbox_.compare_exchange_weak(head, &w, std::memory_order_seq_cst,
                                          std::memory_order_relaxed));
-  return notify();  // w may already be gone: only this reactor is touched from here on
+  // w may already be gone: only this reactor is touched from here on. A thread that is not
+  // asleep finds the inbox itself (the idle spin and the last check before sleeping read it),
+  // so only a sleeper needs the notify (protocol in reactor.hpp).
+  if (state_.load() != sleeping) {
+    return false;
+  }
+  return notify();
 }
 
 void Reactor::on_dispatcher() noexcept {
@@ -75,7 +81,7 @@ void Reactor::idle(clock::time_point tp) noexcept {
 }
 
 void Reactor::sleep(clock::time_point tp) noexcept {
-  if (notified_.exchange(false)) {
+  if (inbox_.load(std::memory_order_relaxed) != nullptr || notified_.exchange(false)) {
     return;
   }
   const auto limit = idle_spin_limit();
@@ -99,7 +105,7 @@ void Reactor::sleep(clock::time_point tp) noexcept {
     }
   }
   state_.store(sleeping);
-  if (notified_.exchange(false)) {
+  if (notified_.exchange(false) || inbox_.load() != nullptr) {
     state_.store(running);
     return;
   }
@@ -124,6 +130,10 @@ void Reactor::sleep(clock::time_point tp) noexcept {
 
 bool Reactor::spin_round() noexcept {
   for (int i = 0; i < 64; ++i) {
+    // A posted Waiter is work: the dispatcher drains the inbox as soon as idle() returns.
+    if (inbox_.load(std::memory_order_relaxed) != nullptr) {
+      return true;
+    }
     if (notified_.load(std::memory_order_relaxed) && notified_.exchange(false)) {
       return true;
     }

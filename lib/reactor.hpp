@@ -3,10 +3,11 @@
 // When the ready queue is empty, Boost calls the algorithm's suspend_until(), which lands in
 // Reactor::idle(): the thread spins briefly (adaptive, bounded by the idle-spin setting) and
 // then sleeps in its Poller (epoll_wait), which also dispatches fd readiness. A task woken from
-// another thread is posted to this reactor's inbox (post_remote: one CAS on the cache line
-// notify() writes anyway; timed waits go through Boost's remote-ready queue instead), and the
-// waking thread then calls notify(), which writes the eventfd only when this thread is asleep
-// or about to be. The dispatcher drains the inbox (on_dispatcher()).
+// another thread is posted to this reactor's inbox (post_remote: one CAS; timed waits go through
+// Boost's remote-ready queue instead). A thread that is running or spinning finds the inbox
+// itself (the spin reads it), so the poster calls notify() only when this thread is asleep or
+// about to be: a hand-off to a spinning thread is one CAS by the waker and one read by the
+// spinner on one cache line. The dispatcher drains the inbox (on_dispatcher()).
 //
 // Adaptive spin: a thread spins at most the idle-spin limit (set_idle_spin). After a sleep
 // that a notify() ended, it compares when the wake was asked for with when it went idle: if
@@ -15,10 +16,14 @@
 // cross-thread ping-pong keeps both threads spinning, while an idle thread stops burning CPU
 // after a few idle periods (measured: an idle Runtime(2) uses ~0.004% of a core).
 //
-// Wake protocol (no lost wake-up). All accesses to notified_ and state_ are seq_cst.
-//   notify(): if notified_.exchange(true) was false and state_ == sleeping: wake().
-//   idle():   if notified_.exchange(false): return.  Spin (bounded) on notified_.
-//             state_ = sleeping; if notified_.exchange(false): state_ = running, return.
+// Wake protocol (no lost wake-up). All accesses to notified_ and state_, the inbox CAS and the
+// inbox read before sleeping are seq_cst.
+//   notify():      if notified_.exchange(true) was false and state_ == sleeping: wake().
+//   post_remote(): CAS w onto inbox_; if state_ == sleeping: notify().
+//   idle():   if inbox_ != null or notified_.exchange(false): return.
+//             Spin (bounded) on inbox_ != null and on notified_.
+//             state_ = sleeping;
+//             if notified_.exchange(false) or inbox_ != null: state_ = running, return.
 //             poller.wait(deadline); state_ = running; notified_.exchange(false).
 // Proof sketch. A waker links its fiber into the inbox (or Boost's remote queue) before
 // notify(). (a) If its exchange reads false, it sets the flag: if it then reads state_ ==
@@ -27,8 +32,12 @@
 // reads true and it does not sleep. (b) If its exchange reads true, an earlier notify is still
 // unconsumed; the scheduler consumes it only by an exchange(false) that reads the waker's
 // write (or a later one), so it synchronizes with the waker and its dispatcher, which drains
-// both queues after every return from idle(), sees the linked fiber. Returning early is always
-// safe: Boost's dispatcher loops. Tests: scheduler_test's wake stress.
+// both queues after every return from idle(), sees the linked fiber. (c) post_remote without
+// notify(): its state_ read saw running, so in the seq_cst order it precedes the store of
+// sleeping of any idle period that could miss it, and its CAS precedes that read; so that
+// period's inbox read after the store sees the Waiter (only this thread empties the inbox, by
+// draining it, which schedules the Waiter). If the read saw sleeping, (a)/(b) apply. Returning
+// early is always safe: Boost's dispatcher loops. Tests: scheduler_test's wake stress.
 //
 // Idle publication: while in idle() the reactor says so (is_idle(), and the deadline it
 // waits for), so a watchdog on another thread can tell an idle thread from a busy one. On the

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -76,6 +77,57 @@ TEST(Scheduler, CrossThreadWakeWithTargetSpinning) {
   // Spinning targets are slow when other processes share the two cores: keep it bounded.
   constexpr int rounds = 20'000 / gofer::test::sanitizer_scale;
   EXPECT_EQ(ping_pong(rt, rounds), static_cast<long>(rounds) * (rounds + 1) / 2);
+}
+
+// A spin of 1 us ends (and the adaptive spin drops to nothing) about when the peer's reply is
+// posted, so posts keep racing the target's decision to sleep: a post that skipped its notify
+// while the target was about to sleep, with the target not reading the inbox after publishing
+// that it sleeps, would leave a round trip parked forever (the watchdog fails the test).
+TEST(Scheduler, CrossThreadWakeRacingTheSleepDecision) {
+  Watchdog dog;
+  SpinGuard short_spin(1us);
+  gofer::Runtime rt(2);
+  // The window is a few instructions wide: with that bug, about one run in 20 of 5,000 round
+  // trips hung here; 40,000 make a hang likely in one run.
+  constexpr int rounds = 40'000 / gofer::test::sanitizer_scale;
+  EXPECT_EQ(ping_pong(rt, rounds), static_cast<long>(rounds) * (rounds + 1) / 2);
+}
+
+// Several threads post into one scheduler's inbox at once while it goes between running,
+// spinning and sleeping: every wake arrives.
+TEST(Scheduler, ManyWakersIntoOneInbox) {
+  Watchdog dog;
+  SpinGuard short_spin(1us);
+  gofer::Runtime rt(2);
+  constexpr int senders = 3;
+  constexpr int per_sender = 2'000 / gofer::test::sanitizer_scale;
+  gofer::Chan<int> ch;
+  auto receiver = rt.go_on(1, [ch]() mutable {
+    long sum = 0;
+    while (auto v = ch.recv()) {
+      sum += *v;
+    }
+    return sum;
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < senders; ++t) {
+    threads.emplace_back([ch]() mutable {
+      for (int i = 1; i <= per_sender; ++i) {
+        EXPECT_TRUE(ch.send(i));
+      }
+    });
+  }
+  auto task_sender = rt.go_on(0, [ch]() mutable {
+    for (int i = 1; i <= per_sender; ++i) {
+      EXPECT_TRUE(ch.send(i));
+    }
+  });
+  for (auto& t : threads) {
+    t.join();
+  }
+  task_sender.wait();
+  ch.close();
+  EXPECT_EQ(receiver.wait(), static_cast<long>(senders + 1) * per_sender * (per_sender + 1) / 2);
 }
 
 TEST(Scheduler, PlainThreadWakesSleepingScheduler) {

@@ -21,9 +21,12 @@
 // Thread-safety: everything here is called from the program's main thread only.
 #pragma once
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +36,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace peer {
@@ -145,6 +149,70 @@ inline double cpu_seconds() {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
   };
   return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+// pin_to: pins the calling thread to the k-th CPU (k = 0 or 1) of the process's affinity mask,
+// so that a cross-thread workload and its floor run between the same two cores. Does nothing
+// (returns false) when the process may use fewer than two CPUs.
+inline bool pin_to(int k) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+    return false;
+  }
+  for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed) && seen++ == k) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+    }
+  }
+  return false;
+}
+
+// atomic_pingpong: the hardware floor of a cross-thread round trip: two plain threads, pinned
+// as pin_to(0) and pin_to(1), pass a value through two atomics (one cache line each) by
+// spinning, `trips` times: ping stores i, pong answers i + 1. Returns the elapsed time and
+// checks the sum of the replies. Each round trip moves each line once each way, the least any
+// hand-off between two cores can do.
+inline clock::duration atomic_pingpong(const std::string& id, std::int64_t trips) {
+  struct alignas(64) Line {
+    std::atomic<std::int64_t> v{-1};
+  };
+  Line to_pong;
+  Line to_ping;
+  std::atomic<int> ready{0};
+  auto spin_until = [](const std::atomic<std::int64_t>& a, std::int64_t want) {
+    while (a.load(std::memory_order_acquire) != want) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  };
+  std::thread pong([&] {
+    pin_to(1);
+    ready.fetch_add(1);
+    for (std::int64_t i = 0; i < trips; ++i) {
+      spin_until(to_pong.v, i);
+      to_ping.v.store(i + 1, std::memory_order_release);
+    }
+  });
+  pin_to(0);
+  ready.fetch_add(1);
+  while (ready.load() < 2) {
+  }
+  std::int64_t replies = 0;
+  const auto start = clock::now();
+  for (std::int64_t i = 0; i < trips; ++i) {
+    to_pong.v.store(i, std::memory_order_release);
+    spin_until(to_ping.v, i + 1);
+    replies += to_ping.v.load(std::memory_order_relaxed);
+  }
+  const auto elapsed = clock::now() - start;
+  pong.join();
+  check(id, "sum of replies", replies, sum_below(trips + 1));
+  return elapsed;
 }
 
 // run_main: the command line shared by the peers (see the header comment).

@@ -7,7 +7,10 @@
 //
 // Variants: spawn/stack64k and parked_memory/stack64k give each task a 64 KiB stack instead of
 // the 256 KiB default (TaskOptions::stack_size); pingpong_cross/spin0 sets
-// gofer::set_idle_spin(0) before the Runtime starts. idle_cpu is not a comparison: it reports
+// gofer::set_idle_spin(0) before the Runtime starts. pingpong_cross/floor is no gofer at all: the
+// hardware floor of a cross-thread round trip (two plain threads spinning on two atomics,
+// peer::atomic_pingpong), pinned to the same two cores as pingpong_cross's Runtime threads, so
+// bench/compare can report gofer/floor from the same run. idle_cpu is not a comparison: it reports
 // the CPU a Runtime(2) burns while idle for 1 s, right after cross-thread traffic has grown
 // its adaptive spin, in ms of CPU per second.
 //
@@ -101,8 +104,11 @@ void pingpong_local(const std::string& id, double scale) {
   peer::report(id, "ns_per_op", peer::per_op<std::nano>(elapsed, n));
 }
 
-// cross_pingpong: n round trips between tasks on threads 0 and 1 of rt; the elapsed time.
+// cross_pingpong: n round trips between tasks on threads 0 and 1 of rt, each thread pinned as
+// the floor's (peer::pin_to); the elapsed time.
 clock::duration cross_pingpong(const std::string& id, gofer::Runtime& rt, std::int64_t n) {
+  rt.go_on(0, [] { peer::pin_to(0); }).wait();
+  rt.go_on(1, [] { peer::pin_to(1); }).wait();
   PingPong pp{gofer::Chan<int>(), gofer::Chan<int>(), n};
   const auto start = clock::now();
   auto ping = rt.go_on(0, [&pp] { return pp.ping(); });
@@ -122,6 +128,13 @@ void pingpong_cross(const std::string& id, double scale, std::optional<std::int6
   gofer::Runtime rt(2);
   const auto elapsed = cross_pingpong(id, rt, n);
   peer::report(id, "us_per_op", peer::per_op<std::micro>(elapsed, n));
+}
+
+// pingpong_cross_floor: the same number of round trips as pingpong_cross between two plain
+// threads pinned to the same two cores, spinning on two atomics (peer::atomic_pingpong).
+void pingpong_cross_floor(const std::string& id, double scale) {
+  const std::int64_t n = peer::scaled(peer::pingpong_cross_trips, scale);
+  peer::report(id, "us_per_op", peer::per_op<std::micro>(peer::atomic_pingpong(id, n), n));
 }
 
 void spsc_local(const std::string& id, double scale) {
@@ -350,6 +363,7 @@ int main(int argc, char** argv) {
       {"spsc_local", spsc_local},
       {"pingpong_cross", [](const std::string& id, double s) { pingpong_cross(id, s, nullopt); }},
       {"pingpong_cross/spin0", [](const std::string& id, double s) { pingpong_cross(id, s, 0); }},
+      {"pingpong_cross/floor", pingpong_cross_floor},
       {"mpmc_cross", mpmc_cross},
       {"parked_memory", [](const std::string& id, double s) { parked_memory(id, s, 0); }},
       {"parked_memory/stack64k",
