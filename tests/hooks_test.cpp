@@ -10,9 +10,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -22,6 +24,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -414,6 +417,44 @@ TEST(Hooks, ConnectRefusedReportsTheError) {
   });
 }
 
+// A listener whose accept queue is full drops further SYNs, so a connect to it stays in
+// progress: the hooked connect parks until SO_SNDTIMEO and fails with EINPROGRESS, as the
+// kernel's blocking connect does.
+TEST(Hooks, SendTimeoutEndsAParkedConnectWithEinprogress) {
+  gofer::test::Watchdog dog;
+  on_one_thread([] {
+    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(l, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(l, 0), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    Ticker ticker;  // runs while the connect is parked
+    std::vector<int> fillers;
+    int stuck = -1;
+    for (int i = 0; i < 8 && stuck < 0; ++i) {  // fill the queue until a connect hangs
+      const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+      const timeval tv{0, 50'000};
+      ASSERT_EQ(::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+      errno = 0;
+      if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ASSERT_EQ(errno, EINPROGRESS) << std::strerror(errno);
+        stuck = s;
+      }
+      fillers.push_back(s);
+    }
+    EXPECT_GE(stuck, 0) << "the accept queue never filled";
+    EXPECT_LT(ticker.stop(), gap_limit);
+    for (int s : fillers) {
+      ::close(s);
+    }
+    ::close(l);
+  });
+}
+
 TEST(Hooks, GetaddrinfoRunsOnTheBlockingPool) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
@@ -436,6 +477,26 @@ TEST(Hooks, GetaddrinfoRunsOnTheBlockingPool) {
     EXPECT_EQ(he.h_addrtype, AF_INET);
     ASSERT_NE(he.h_addr_list[0], nullptr);
     EXPECT_EQ(static_cast<unsigned char>(he.h_addr_list[0][0]), 127);
+  });
+}
+
+// An fd closed behind the hooks' back (a raw system call, as the sanitizer runtimes make)
+// leaves a stale record; an eventfd that reuses its number must still be the caller's own
+// non-blocking fd, not a pipe to park on.
+TEST(Hooks, AStaleRecordDoesNotMakeAReusedFdParkable) {
+  gofer::test::Watchdog dog;
+  on_one_thread([] {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);  // recorded: a blocking FIFO
+    ::syscall(SYS_close, fds[0]);
+    ::syscall(SYS_close, fds[1]);
+    const int e = ::eventfd(0, EFD_NONBLOCK);
+    ASSERT_EQ(e, fds[0]);  // the lowest free number
+    std::uint64_t v = 0;
+    errno = 0;
+    EXPECT_EQ(::read(e, &v, sizeof v), -1);  // EAGAIN at once, as the caller asked
+    EXPECT_EQ(errno, EAGAIN);
+    ::close(e);
   });
 }
 
