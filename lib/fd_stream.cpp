@@ -140,6 +140,14 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
     if (mode_ == io_mode::readiness && !await_fd(Interest::readable, deadline, "read")) {
       continue;
     }
+    if (transport_ != nullptr) {
+      const IoStep step = transport_->read(out, n);
+      if (!step.wait) {
+        return step.n;
+      }
+      await_fd(*step.wait, deadline, "read");
+      continue;
+    }
     const ssize_t r = socket_ ? ::recv(fd, out, n, 0) : ::read(fd, out, n);
     if (r >= 0) {
       return static_cast<std::size_t>(r);
@@ -335,6 +343,14 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       n = std::min(n, readiness_write_max);
     }
     const char* p = bytes.data() + done;
+    if (transport_ != nullptr) {
+      const IoStep step = transport_->write(p, n);
+      if (step.wait) {
+        await_fd(*step.wait, deadline, "write");
+      }
+      done += step.n;
+      continue;
+    }
     const ssize_t r = socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
@@ -348,6 +364,15 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       continue;
     }
     throw_errno("write", name_);
+  }
+  // A transport may hold bytes it accepted (TLS records): they leave before write returns.
+  while (transport_ != nullptr) {
+    pfd_.check_open("write", name_);
+    const std::optional<Interest> w = transport_->flush();
+    if (!w) {
+      break;
+    }
+    await_fd(*w, deadline, "write");
   }
 }
 
