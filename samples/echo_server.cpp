@@ -121,8 +121,8 @@ int self_test(const Tls& tls) {
   std::vector<gofer::Task<int>> runs;
   for (int c = 0; c < clients; ++c) {
     // "localhost": the name a TLS client checks the server's certificate against.
-    runs.push_back(rt.go(run_client, tls.client ? "localhost" : "127.0.0.1", port, lines, c,
-                         std::cref(tls)));
+    runs.push_back(
+        rt.go(run_client, tls.client ? "localhost" : "127.0.0.1", port, lines, c, std::cref(tls)));
   }
   int ok = 0;
   for (auto& r : runs) {
@@ -143,11 +143,11 @@ int serve(const std::string& host, std::uint16_t port, const Tls& tls) {
   gofer::Runtime rt;
   auto listener = gofer::TcpListener::bind(host, port);
   std::printf("echo_server: listening on %s%s with %zu threads\n",
-              listener.local_address().to_string().c_str(), tls.server ? " (TLS)" : "",
-              rt.size());
+              listener.local_address().to_string().c_str(), tls.server ? " (TLS)" : "", rt.size());
   std::fflush(stdout);
-  rt.go_on(0, gofer::TaskOptions{.name = "acceptor"}, [&] { accept_loop(rt, listener, tls); })
-      .wait();
+  rt.go_on(0, gofer::TaskOptions{.name = "acceptor"}, [&] {
+      accept_loop(rt, listener, tls);
+    }).wait();
   return 0;
 }
 

@@ -115,7 +115,8 @@ TEST(TlsContext, UnloadableFilesAreNamed) {
     FAIL() << "no exception";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), gofer::tls_errc::bad_configuration);
-    EXPECT_NE(std::string(e.what()).find("private key file " + certs().wrong_key), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("private key file " + certs().wrong_key),
+              std::string::npos)
         << e.what();
   }
 }
@@ -162,8 +163,8 @@ TEST(TlsStream, GoferTalksToGofer) {
                                EXPECT_TRUE(s.close_notify_received());
                                s.shutdown(5s);
                              });
-    auto s = TlsStream::connect("localhost", l.local_port(), trusting_client({"h2", "http/1.1"}),
-                                5s);
+    auto s =
+        TlsStream::connect("localhost", l.local_port(), trusting_client({"h2", "http/1.1"}), 5s);
     EXPECT_TRUE(s.handshake_complete());
     EXPECT_EQ(s.alpn_protocol(), "http/1.1");
     EXPECT_EQ(s.version(), "TLSv1.3");
@@ -177,6 +178,24 @@ TEST(TlsStream, GoferTalksToGofer) {
     s.shutdown(5s);
     EXPECT_EQ(s.read_line(5s), std::nullopt);  // the server's close_notify
     EXPECT_TRUE(s.close_notify_received());
+    server.wait();
+  });
+}
+
+TEST(TlsStream, TheContextMayGoBeforeTheStream) {
+  Watchdog dog;
+  auto l = TcpListener::bind("127.0.0.1", 0);
+  gofer::go_and_wait([&] {
+    auto server = gofer::go([&] {
+      // A temporary context: the stream keeps what its handshake (the ALPN choice) reads.
+      auto s =
+          TlsStream::server(l.accept(5s), server_ctx(certs().server, certs().server_key, {"h2"}));
+      s.handshake(5s);
+      s.write(s.alpn_protocol() + "\n", 5s);
+    });
+    auto tcp = TcpStream::connect("127.0.0.1", l.local_port(), 5s);
+    auto s = TlsStream::client(std::move(tcp), "localhost", trusting_client({"h2"}));
+    EXPECT_EQ(s.read_line(5s), "h2");
     server.wait();
   });
 }
@@ -222,9 +241,8 @@ TEST(TlsStream, UntrustedCaIsRejected) {
   gofer::go_and_wait([&] {
     std::error_code server_ec;
     std::string server_what;
-    auto server = accept_tls(l, server_ctx(certs().self, certs().self_key), [&](TlsStream& s) {
-      server_what = handshake_error(s, server_ec);
-    });
+    auto server = accept_tls(l, server_ctx(certs().self, certs().self_key),
+                             [&](TlsStream& s) { server_what = handshake_error(s, server_ec); });
     auto tcp = TcpStream::connect("127.0.0.1", l.local_port(), 5s);
     auto s = TlsStream::client(std::move(tcp), "localhost", trusting_client());
     std::error_code ec;
@@ -352,8 +370,8 @@ TEST(TlsStream, ReaderAndWriterOnTwoThreads) {
     s.write(got, 10s);
   });
   auto s = rt.go_on(0, [&] {
-            return TlsStream::connect("localhost", l.local_port(), trusting_client(), 5s);
-          }).wait();
+               return TlsStream::connect("localhost", l.local_port(), trusting_client(), 5s);
+             }).wait();
   auto writer = rt.go_on(1, [&] {
     for (std::size_t off = 0; off < size; off += 4096) {
       s.write(pattern(size, 3).substr(off, 4096), 10s);
@@ -495,10 +513,10 @@ TEST(TlsStream, GoferClientTalksToOpensslServer) {
     gofer::ProcessOptions opts;
     opts.stdout_mode = gofer::stdio::pipe;
     opts.stderr_mode = gofer::stdio::null;
-    auto p = gofer::Process::spawn({"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
-                                    certs().server, "-key", certs().server_key, "-naccept", "1",
-                                    "-rev", "-alpn", "foo,h2"},
-                                   opts);
+    auto p = gofer::Process::spawn(
+        {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", certs().server, "-key",
+         certs().server_key, "-naccept", "1", "-rev", "-alpn", "foo,h2"},
+        opts);
     const std::uint16_t port = openssl_port(p);
     auto s = TlsStream::connect("localhost", port, trusting_client({"h2"}), 5s);
     EXPECT_EQ(s.alpn_protocol(), "h2");

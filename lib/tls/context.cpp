@@ -8,14 +8,14 @@
 // Blocking: the factories read the CA, certificate and key files on the calling thread.
 #include "context.hpp"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "errors.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace gofer {
 
@@ -104,8 +104,8 @@ std::shared_ptr<const TlsContext::Impl> make(const TlsConfig& config, bool serve
       bad_file("private key file", config.private_key_file);
     }
     if (SSL_CTX_check_private_key(raw) != 1) {
-      bad_file("private key file", config.private_key_file + " (it does not match " +
-                                       config.certificate_file + ")");
+      bad_file("private key file",
+               config.private_key_file + " (it does not match " + config.certificate_file + ")");
     }
   }
 
@@ -118,12 +118,14 @@ std::shared_ptr<const TlsContext::Impl> make(const TlsConfig& config, bool serve
     SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nullptr);
   }
 
-  auto impl = std::make_shared<const TlsContext::Impl>(ctx.release(), server, verify, std::move(wire));
+  auto impl =
+      std::make_shared<const TlsContext::Impl>(ctx.release(), server, verify, std::move(wire));
   if (!impl->alpn_wire().empty()) {
     const auto* data = reinterpret_cast<const unsigned char*>(impl->alpn_wire().data());
     const auto size = static_cast<unsigned int>(impl->alpn_wire().size());
     if (server) {
-      SSL_CTX_set_alpn_select_cb(impl->ctx(), select_alpn, const_cast<TlsContext::Impl*>(impl.get()));
+      SSL_CTX_set_alpn_select_cb(impl->ctx(), select_alpn,
+                                 const_cast<TlsContext::Impl*>(impl.get()));
     } else if (SSL_CTX_set_alpn_protos(impl->ctx(), data, size) != 0) {  // 0 is success here
       throw std::bad_alloc();
     }

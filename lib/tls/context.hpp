@@ -7,11 +7,11 @@
 // Thread-safety: any task or thread. Blocking: never.
 #pragma once
 
-#include <openssl/ssl.h>
-
 #include <string>
 
 #include <gofer/tls.hpp>
+
+#include <openssl/ssl.h>
 
 namespace gofer {
 

@@ -5,11 +5,11 @@
 // Thread-safety: everything may run on any thread. Blocking: never.
 #include "errors.hpp"
 
-#include <openssl/err.h>
-
 #include <array>
 #include <string>
 #include <system_error>
+
+#include <openssl/err.h>
 
 namespace gofer {
 
@@ -70,15 +70,14 @@ std::string openssl_reason(unsigned long* code) {
   return text.data();
 }
 
-void throw_tls(tls_errc code, std::string_view op, std::string_view peer,
-               std::string_view reason) {
+void throw_tls(tls_errc code, std::string_view op, std::string_view peer, std::string_view reason) {
   std::string text = "gofer: ";
   text.append(op);
   if (!peer.empty()) {
     text.append(" ").append(peer);
   }
   text.append(": ").append(reason.empty() ? tls_category().message(static_cast<int>(code))
-                                           : std::string(reason));
+                                          : std::string(reason));
   throw TlsFailure(code, std::move(text));
 }
 

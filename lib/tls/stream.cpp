@@ -1,14 +1,16 @@
 // stream.cpp: TlsStream: a TcpStream whose FdStream reads and writes through a TlsTransport
 // (see tls.hpp).
 //
-// Invariants: (1) Impl declares transport before tcp, and ~Impl closes tcp first: once the
-// FdStream's close() has returned no call uses the transport, which may then free its SSL;
+// Invariants: (1) Impl declares ctx, then transport, then tcp, and ~Impl closes tcp first:
+// once the FdStream's close() has returned no call uses the transport, which may then free its
+// SSL, and the SSL never outlives the context its callbacks read;
 // (2) stream_ is impl_->tcp's FdStream (its address is stable while impl_ lives), nullptr for
 // an empty or moved-from TlsStream.
 // Thread-safety and blocking: as tls.hpp says.
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -20,18 +22,26 @@
 #include "context.hpp"
 #include "transport.hpp"
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 namespace gofer {
 
 class TlsStream::Impl {
  public:
-  Impl(TcpStream stream, const TlsContext::Impl& ctx, std::string peer, std::string name)
-      : transport(ctx, stream.fd(), std::move(peer), name),
+  Impl(TcpStream stream, std::shared_ptr<const TlsContext::Impl> context, std::string peer,
+       std::string name)
+      : ctx(std::move(context)),
+        transport(*ctx, stream.fd(), std::move(peer), name),
         tcp(std::move(stream)),
         server_name(std::move(name)) {}
   ~Impl() { tcp.close(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
+  // ctx: kept alive for the SSL, whose ALPN callback reads it during the handshake.
+  std::shared_ptr<const TlsContext::Impl> ctx;
   detail::TlsTransport transport;
   TcpStream tcp;
   std::string server_name;  // a client's: the name it was given
@@ -44,7 +54,7 @@ std::string peer_label(const TcpStream& tcp, const std::string& server_name) {
   std::string label;
   try {
     label = tcp.peer_address().to_string();
-  } catch (const std::system_error&) {  // not connected any more: errors name it as TCP does
+  } catch (const std::system_error&) {  // reset already: the handshake will say so
     label = "(unconnected socket)";
   }
   if (!server_name.empty()) {
@@ -61,7 +71,9 @@ TlsStream::TlsStream(std::unique_ptr<Impl> impl) noexcept
     : impl_(std::move(impl)), stream_(impl_->tcp.stream_if_any()) {}
 
 TlsStream::TlsStream(TlsStream&& o) noexcept
-    : StreamIo<TlsStream>(), impl_(std::move(o.impl_)), stream_(std::exchange(o.stream_, nullptr)) {}
+    : StreamIo<TlsStream>(),
+      impl_(std::move(o.impl_)),
+      stream_(std::exchange(o.stream_, nullptr)) {}
 
 TlsStream& TlsStream::operator=(TlsStream&& o) noexcept {
   impl_ = std::move(o.impl_);
@@ -74,7 +86,8 @@ TlsStream::~TlsStream() = default;
 TlsStream TlsStream::client(TcpStream tcp, std::string server_name, const TlsContext& ctx) {
   const char* who = "gofer::TlsStream::client";
   if (ctx.is_empty() || ctx.is_server()) {
-    throw std::invalid_argument(std::string(who) + ": needs a context made by "
+    throw std::invalid_argument(std::string(who) +
+                                ": needs a context made by "
                                 "TlsContext::client (got " +
                                 (ctx.is_empty() ? "an empty one)" : "a server context)"));
   }
@@ -89,7 +102,8 @@ TlsStream TlsStream::client(TcpStream tcp, std::string server_name, const TlsCon
 TlsStream TlsStream::server(TcpStream tcp, const TlsContext& ctx) {
   const char* who = "gofer::TlsStream::server";
   if (!ctx.is_server()) {
-    throw std::invalid_argument(std::string(who) + ": needs a context made by "
+    throw std::invalid_argument(std::string(who) +
+                                ": needs a context made by "
                                 "TlsContext::server (got " +
                                 (ctx.is_empty() ? "an empty one)" : "a client context)"));
   }
@@ -107,8 +121,8 @@ TlsStream TlsStream::make(TcpStream tcp, const TlsContext& ctx, std::string serv
                                 "TLS before reading past the plaintext part)");
   }
   std::string peer = peer_label(tcp, server_name);
-  auto impl = std::make_unique<Impl>(std::move(tcp), *ctx.impl_, std::move(peer),
-                                     std::move(server_name));
+  auto impl =
+      std::make_unique<Impl>(std::move(tcp), ctx.impl_, std::move(peer), std::move(server_name));
   impl->tcp.stream_if_any()->set_transport(&impl->transport);
   return TlsStream(std::move(impl));
 }

@@ -3,10 +3,6 @@
 
 #include <sys/socket.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <new>
@@ -15,6 +11,10 @@
 
 #include "../errno_error.hpp"
 #include "errors.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace gofer::detail {
 
@@ -61,7 +61,7 @@ int TlsTransport::bio_read(BIO* b, char* out, std::size_t n, std::size_t* done) 
 long TlsTransport::bio_ctrl(BIO* b, int cmd, long /*num*/, void* /*ptr*/) {
   switch (cmd) {
     case BIO_CTRL_FLUSH:
-      return 1;  // writes are queued by us and sent by each call
+      return 1;         // writes are queued by us and sent by each call
     case BIO_CTRL_EOF:  // OpenSSL asks after a read of 0: EOF, rather than a failed recv()
       return static_cast<TlsTransport*>(BIO_get_data(b))->tcp_eof_ ? 1 : 0;
     default:
@@ -188,8 +188,7 @@ std::optional<Interest> TlsTransport::after_failure(int r, const char* op) {
   if (reason.empty()) {
     reason = tcp_eof_ ? "connection closed by the peer" : "failed (no reason given)";
   }
-  if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
-      ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+  if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
     ec = tls_errc::certificate_verify_failed;
     const long v = SSL_get_verify_result(ssl_);
     if (v != X509_V_OK) {

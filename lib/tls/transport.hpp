@@ -18,8 +18,6 @@
 // Blocking: never parks; mu_ may make a thread wait while another runs one SSL call.
 #pragma once
 
-#include <openssl/ssl.h>
-
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -27,6 +25,8 @@
 
 #include "../stream_transport.hpp"
 #include "context.hpp"
+
+#include <openssl/ssl.h>
 
 namespace gofer::detail {
 
@@ -77,10 +77,10 @@ class TlsTransport final : public StreamTransport {
   SSL* ssl_ = nullptr;
   int fd_;
   std::string peer_;
-  std::string out_;        // encrypted bytes not yet sent, from out_[sent_]
+  std::string out_;  // encrypted bytes not yet sent, from out_[sent_]
   std::size_t sent_ = 0;
-  bool tcp_eof_ = false;   // recv() returned 0
-  int sys_errno_ = 0;      // the errno of a failed recv() in the last SSL call
+  bool tcp_eof_ = false;  // recv() returned 0
+  int sys_errno_ = 0;     // the errno of a failed recv() in the last SSL call
   bool close_notify_queued_ = false;
 };
 

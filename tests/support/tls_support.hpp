@@ -18,7 +18,6 @@
 
 namespace gofer::test {
 
-
 // openssl: runs `openssl args...` in dir, throwing with its stderr when it fails.
 inline void openssl(const TempDir& dir, std::vector<std::string> args) {
   args.insert(args.begin(), "openssl");
@@ -58,9 +57,9 @@ struct Certs {
   std::string client = dir.file("client.pem"), client_key = dir.file("client.key");
 
   Certs() {
-    openssl(dir, {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
-                  "/CN=gofer test CA"});
+    openssl(dir,
+            {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=gofer test CA"});
     issue(dir, "server", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", true);
     issue(dir, "wrong", "wrong.example", "DNS:wrong.example", "serverAuth", true);
     issue(dir, "self", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", false);
