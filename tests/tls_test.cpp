@@ -561,3 +561,34 @@ TEST(TlsStream, OpensslClientTalksToGoferServer) {
     EXPECT_NE(log.find("Verification: OK"), std::string::npos) << log;
   });
 }
+
+TEST(TlsStream, AKeyUpdateFromThePeerIsAnswered) {
+  Watchdog dog;
+  gofer::go_and_wait([&] {
+    gofer::ProcessOptions opts;
+    opts.stdin_mode = opts.stdout_mode = gofer::stdio::pipe;
+    opts.stderr_mode = gofer::stdio::null;
+    auto p = gofer::Process::spawn({"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
+                                    certs().server, "-key", certs().server_key, "-naccept", "1"},
+                                   opts);
+    const std::uint16_t port = openssl_port(p);
+    auto s = TlsStream::connect("localhost", port, trusting_client(), 5s);
+    // "K": s_server sends a KeyUpdate asking for ours; our reply goes out from inside a read.
+    p.in().write("K\n", 5s);
+    gofer::sleep_for(200ms);  // s_server drops the rest of a read that held a command
+    p.in().write("after update\n", 5s);
+    EXPECT_EQ(s.read_line(5s), "after update");
+    s.write("from gofer\n", 5s);
+    bool seen = false;
+    while (auto line = p.out().read_line(5s)) {
+      if (*line == "from gofer") {
+        seen = true;
+        break;
+      }
+    }
+    EXPECT_TRUE(seen);
+    s.shutdown(5s);
+    p.in().close();
+    EXPECT_TRUE(p.wait(10s).has_value());
+  });
+}
