@@ -4,7 +4,7 @@
 // so gofer's core library does not depend on gofer_tls).
 //
 // Invariants: no call here buffers, waits or builds an error itself: FdStream does, so the
-// three stream types cannot drift apart.
+// stream types cannot drift apart.
 // Thread-safety and blocking: as FdStream's (fd_stream.hpp).
 #include <cerrno>
 #include <string>
