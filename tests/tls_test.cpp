@@ -592,3 +592,43 @@ TEST(TlsStream, AKeyUpdateFromThePeerIsAnswered) {
     EXPECT_TRUE(p.wait(10s).has_value());
   });
 }
+
+TEST(TlsStream, APlainTextPeerFailsTheHandshake) {
+  Watchdog dog;
+  auto l = TcpListener::bind("127.0.0.1", 0);
+  gofer::go_and_wait([&] {
+    auto server = gofer::go([&] {
+      auto plain = l.accept(5s);
+      plain.write("HTTP/1.0 400 Bad Request\r\n\r\n", 5s);
+      (void)plain.read_chunk(1024, 5s);
+    });
+    auto tcp = TcpStream::connect("127.0.0.1", l.local_port(), 5s);
+    auto s = TlsStream::client(std::move(tcp), "localhost", trusting_client());
+    std::error_code ec;
+    const std::string what = handshake_error(s, ec);
+    EXPECT_EQ(ec, gofer::tls_errc::handshake_failed) << what;
+    EXPECT_EQ(what.rfind("gofer: TLS handshake with 127.0.0.1:", 0), 0U) << what;
+    s.close();
+    server.wait();
+  });
+}
+
+TEST(TlsStream, WritingToAGonePeerThrowsWithoutSigpipe) {
+  Watchdog dog;
+  auto l = TcpListener::bind("127.0.0.1", 0);
+  gofer::go_and_wait([&] {
+    auto server = accept_tls(l, localhost_server(), [](TlsStream& s) {
+      s.handshake(5s);
+      s.close();
+    });
+    auto s = TlsStream::connect("localhost", l.local_port(), trusting_client(), 5s);
+    server.wait();
+    const std::string chunk(64 * 1024, 'x');
+    const std::error_code ec = errc_of([&] {
+      for (int i = 0; i < 1000; ++i) {
+        s.write(chunk, 5s);
+      }
+    });
+    EXPECT_TRUE(ec == std::errc::broken_pipe || ec == std::errc::connection_reset) << ec.message();
+  });
+}
