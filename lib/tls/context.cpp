@@ -5,7 +5,8 @@
 // write buffers (FdStream retries a write from wherever its loop is), and frees idle record
 // buffers (many idle connections cost little).
 // Thread-safety: the factories may run on any task or thread; the result is immutable.
-// Blocking: the factories read the CA, certificate and key files on the calling thread.
+// Blocking: the factories read the CA, certificate and key files on the calling thread (the
+// system trust store once per process, on the first client context that uses it).
 #include "context.hpp"
 
 #include <memory>
@@ -60,6 +61,24 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
   return SSL_TLSEXT_ERR_OK;
 }
 
+// system_store: the system trust store, loaded once per process (as Go's system roots) and
+// shared by every client context that verifies without a CA file: reading the ~150 CAs of
+// Debian's bundle takes milliseconds, too long for each connection or context. Never freed.
+X509_STORE* system_store() {
+  static X509_STORE* const store = []() -> X509_STORE* {
+    X509_STORE* s = X509_STORE_new();
+    if (s != nullptr && X509_STORE_set_default_paths(s) != 1) {
+      X509_STORE_free(s);
+      return nullptr;
+    }
+    return s;
+  }();
+  if (store == nullptr) {
+    bad_file("the system trust store", "");
+  }
+  return store;
+}
+
 std::shared_ptr<const TlsContext::Impl> make(const TlsConfig& config, bool server) {
   const char* who = server ? "gofer::TlsContext::server" : "gofer::TlsContext::client";
   if (config.certificate_file.empty() != config.private_key_file.empty()) {
@@ -89,12 +108,13 @@ std::shared_ptr<const TlsContext::Impl> make(const TlsConfig& config, bool serve
   SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
 
+  const bool verify = !server && !config.dangerous_skip_verification;
   if (!config.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(raw, config.ca_file.c_str(), nullptr) != 1) {
       bad_file("CA file", config.ca_file);
     }
-  } else if (!server && SSL_CTX_set_default_verify_paths(raw) != 1) {
-    bad_file("the system trust store", "");
+  } else if (verify) {
+    SSL_CTX_set1_cert_store(raw, system_store());  // shared: set1 takes a reference
   }
   if (!config.certificate_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(raw, config.certificate_file.c_str()) != 1) {
@@ -109,7 +129,6 @@ std::shared_ptr<const TlsContext::Impl> make(const TlsConfig& config, bool serve
     }
   }
 
-  const bool verify = !server && !config.dangerous_skip_verification;
   if (verify) {
     SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
   } else if (server && config.require_client_certificate) {
