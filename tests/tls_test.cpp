@@ -644,8 +644,8 @@ TEST(TlsStream, TheSystemTrustStoreDoesNotKnowTheTestCa) {
       std::error_code ec;
       handshake_error(s, ec);
     });
-    auto s = TlsStream::client(TcpStream::connect("127.0.0.1", l.local_port(), 5s), "localhost",
-                               again);
+    auto s =
+        TlsStream::client(TcpStream::connect("127.0.0.1", l.local_port(), 5s), "localhost", again);
     std::error_code ec;
     const std::string what = handshake_error(s, ec);
     EXPECT_EQ(ec, gofer::tls_errc::certificate_verify_failed);
