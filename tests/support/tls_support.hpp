@@ -3,15 +3,18 @@
 //
 // certs() makes, once per process: a CA; a server certificate for "localhost" and 127.0.0.1
 // signed by it; a certificate for "wrong.example" signed by it; a self-signed "localhost"
-// certificate (an untrusted CA); a client certificate signed by the CA (mutual TLS). Call it
-// from the test's main thread before starting tasks.
+// certificate (an untrusted CA); a client certificate signed by the CA (mutual TLS). Any task
+// or thread may call it.
 #pragma once
 
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <gofer/mutex.hpp>
 #include <gofer/process.hpp>
 
 #include "support/io_support.hpp"
@@ -67,10 +70,17 @@ struct Certs {
   }
 };
 
-// certs: the process's certificates, made on first use (the directory goes at exit).
+// certs: the process's certificates, made on first use (the directory goes at exit). A
+// gofer::Mutex, not a static local's guard, orders the first uses: the one making them parks
+// in gofer::run, and a second task of its thread must park too, not block the thread.
 inline const Certs& certs() {
-  static const Certs made;
-  return made;
+  static Mutex mu;
+  static std::unique_ptr<Certs> made;
+  std::lock_guard lock(mu);
+  if (!made) {
+    made = std::make_unique<Certs>();
+  }
+  return *made;
 }
 
 }  // namespace gofer::test
