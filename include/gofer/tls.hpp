@@ -113,7 +113,7 @@ struct TlsConfig {
   // but none of them (as Go); empty: no ALPN.
   std::vector<std::string> alpn;
   // require_client_certificate: a server asks for a client certificate and verifies it against
-  // ca_file (mutual TLS).
+  // ca_file, which it then needs (mutual TLS); a client without one fails the handshake.
   bool require_client_certificate = false;
   // min_version: the lowest version accepted (TLS 1.2 by default; SSL and TLS 1.0/1.1 never).
   tls_version min_version = tls_version::tls1_2;
