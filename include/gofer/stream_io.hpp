@@ -7,7 +7,8 @@
 //   conn.write(reply, gofer::Deadline(1s));
 //
 // StreamIo<Derived> is the one definition of that set (a CRTP base: File, TcpStream,
-// UnixStream and TlsStream (tls.hpp) derive from it); each call takes a trailing gofer::Deadline (default: never).
+// UnixStream and TlsStream (tls.hpp) derive from it); each call takes a trailing
+// gofer::Deadline (default: never).
 // Every object reads through one buffer: bytes received but not yet returned (buffered())
 // are what the next read returns first, whichever call made the buffer hold them.
 //
