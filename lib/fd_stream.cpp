@@ -176,6 +176,14 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
       continue;
     }
     take_turn();
+    if (transport_ != nullptr) {  // TLS: its records are read whole, no batching here
+      const IoStep step = transport_->read(out, n);
+      if (!step.wait) {
+        return step.n;
+      }
+      await_fd(*step.wait, deadline, "read");
+      continue;
+    }
     // The scratch block is fetched after any wait or yield, and used up before the next one.
     char* into = batch ? scratch() : out;
     const std::size_t ask = batch ? scratch_size : n;
@@ -383,6 +391,14 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
     }
     take_turn();
     const char* p = bytes.data() + done;
+    if (transport_ != nullptr) {
+      const IoStep step = transport_->write(p, n);
+      if (step.wait) {
+        await_fd(*step.wait, deadline, "write");
+      }
+      done += step.n;
+      continue;
+    }
     const ssize_t r = socket_ ? ::send(fd, p, n, MSG_NOSIGNAL) : write_no_sigpipe(fd, p, n);
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
@@ -396,6 +412,15 @@ void FdStream::write_all(std::string_view bytes, clock::time_point deadline) {
       continue;
     }
     throw_errno("write", name_);
+  }
+  // A transport may hold bytes it accepted (TLS records): they leave before write returns.
+  while (transport_ != nullptr) {
+    pfd_.check_open("write", name_);
+    const std::optional<Interest> w = transport_->flush();
+    if (!w) {
+      break;
+    }
+    await_fd(*w, deadline, "write");
   }
 }
 

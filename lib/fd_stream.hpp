@@ -14,6 +14,8 @@
 //     (blocking.hpp), so the scheduler thread never waits for a disk; and the reading task
 //     yields once per offloaded read, so its thread's other tasks run at least once per chunk
 //     even when the page cache answers before the task could park.
+// A nonblocking socket may also read and write through a transport (stream_transport.hpp: TLS)
+// instead of recv/send; it waits in the same PollFd for the readiness the transport names.
 //
 // Batched reads. A read of fewer than 4 KiB (read_exact of a small message, read_some) that
 // finds the buffer empty, on a nonblocking fd, asks the kernel for up to 64 KiB at once, into
@@ -74,6 +76,7 @@
 #include "poll_fd.hpp"
 #include "poller.hpp"
 #include "read_buffer.hpp"
+#include "stream_transport.hpp"
 
 namespace gofer::detail {
 
@@ -137,6 +140,25 @@ class FdStream {
     PollFd::Use use(pfd_, op, name_);
     return f(pfd_.fd());
   }
+  // set_transport: from now on reads and writes go through t (stream_transport.hpp) instead of
+  // recv/send. Precondition: a nonblocking socket with nothing buffered, before any other task
+  // uses the stream; t outlives every later call (its owner closes the stream first).
+  void set_transport(StreamTransport* t) noexcept { transport_ = t; }
+  // drive: runs step() (returning std::optional<Interest>) until it returns nullopt, parking
+  // for the readiness it names in between: a protocol exchange (a TLS handshake) with the
+  // deadlines, close and cancellation of a call of direction dir.
+  template <class F>
+  void drive(Interest dir, const char* op, clock::time_point deadline, F step) {
+    PollFd::Use use(pfd_, dir, op, name_);
+    for (;;) {
+      pfd_.check_open(op, name_);
+      const std::optional<Interest> w = step();
+      if (!w) {
+        return;
+      }
+      pfd_.wait(*w, deadline, op, name_);
+    }
+  }
 
  private:
   // fill: appends between 1 and `most` (>= 1) bytes to buf_ (an offloaded read may add up
@@ -174,6 +196,7 @@ class FdStream {
   std::size_t max_line_ = default_max_line_length;
   std::optional<Task<std::string>> pending_read_;
   std::optional<Task<void>> pending_write_;
+  StreamTransport* transport_ = nullptr;
 };
 
 }  // namespace gofer::detail

@@ -1,8 +1,10 @@
 // stream_io.cpp: StreamIo's calls (see stream_io.hpp), each forwarding to the object's
-// FdStream, instantiated for File, TcpStream and UnixStream.
+// FdStream, instantiated for File, TcpStream, UnixStream and TlsStream (whose FdStream reads
+// through its TLS transport; tls.hpp needs no OpenSSL, and TlsStream::stream_if_any is inline,
+// so gofer's core library does not depend on gofer_tls).
 //
 // Invariants: no call here buffers, waits or builds an error itself: FdStream does, so the
-// three stream types cannot drift apart.
+// stream types cannot drift apart.
 // Thread-safety and blocking: as FdStream's (fd_stream.hpp).
 #include <cerrno>
 #include <string>
@@ -10,6 +12,7 @@
 #include <gofer/file.hpp>
 #include <gofer/net.hpp>
 #include <gofer/stream_io.hpp>
+#include <gofer/tls.hpp>
 #include <gofer/unix.hpp>
 
 #include "errno_error.hpp"
@@ -30,6 +33,8 @@ template <>
 constexpr const char* type_label<TcpStream> = "TcpStream";
 template <>
 constexpr const char* type_label<UnixStream> = "UnixStream";
+template <>
+constexpr const char* type_label<TlsStream> = "TlsStream";
 
 }  // namespace
 
@@ -134,5 +139,6 @@ void StreamIo<Derived>::close() noexcept {
 template class StreamIo<File>;
 template class StreamIo<TcpStream>;
 template class StreamIo<UnixStream>;
+template class StreamIo<TlsStream>;
 
 }  // namespace gofer

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   clang-format
   gdb python3  # tests/gdb: the gdb extension on a live process and a core file
+  libssl-dev openssl  # gofer::tls (OpenSSL 3); its tests make certificates with `openssl`
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev golang-go)

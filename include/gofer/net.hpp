@@ -135,6 +135,7 @@ class TcpStream : public StreamIo<TcpStream> {
   std::unique_ptr<Impl> impl_;
 
   friend class TcpListener;
+  friend class TlsStream;  // wraps the stream (tls.hpp)
 };
 
 // TcpListener: a listening TCP socket.

@@ -6,8 +6,9 @@
 //   auto rest = file.read_all();
 //   conn.write(reply, gofer::Deadline(1s));
 //
-// StreamIo<Derived> is the one definition of that set (a CRTP base: File, TcpStream and
-// UnixStream derive from it); each call takes a trailing gofer::Deadline (default: never).
+// StreamIo<Derived> is the one definition of that set (a CRTP base: File, TcpStream,
+// UnixStream and TlsStream (tls.hpp) derive from it); each call takes a trailing
+// gofer::Deadline (default: never).
 // Every object reads through one buffer: bytes received but not yet returned (buffered())
 // are what the next read returns first, whichever call made the buffer hold them.
 //
@@ -51,8 +52,8 @@ class UnixStream;
 
 // StreamIo: the read and write set of a stream type Derived, which provides
 // `detail::FdStream* stream_if_any() const noexcept` (nullptr for an empty or moved-from
-// object) and befriends StreamIo<Derived>. Defined in lib/stream_io.cpp for File, TcpStream and
-// UnixStream only.
+// object) and befriends StreamIo<Derived>. Defined in lib/stream_io.cpp for File, TcpStream,
+// UnixStream and TlsStream only.
 template <class Derived>
 class StreamIo {
  public:
