@@ -32,6 +32,7 @@
 #include <gofer/errors.hpp>
 
 #include "activity.hpp"
+#include "home.hpp"
 #include "signal_mask.hpp"
 
 namespace gofer {
@@ -102,6 +103,7 @@ class Pool {
   using ThreadList = std::list<std::thread>;
 
   void run(ThreadList::iterator self) {
+    detail::this_thread_service = true;  // the hooks pass this thread's calls through
     std::unique_lock lock(mutex_);
     for (;;) {
       if (!queue_.empty() && threads_ <= limit_) {

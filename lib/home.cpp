@@ -6,6 +6,7 @@
 namespace gofer::detail {
 
 constinit thread_local Home* this_thread_home = nullptr;
+constinit thread_local bool this_thread_service = false;
 
 bool can_park() noexcept {
   return this_thread_home != nullptr;

@@ -22,6 +22,10 @@ namespace gofer::detail {
 class Home;
 // this_thread_home: the thread's Home (nullptr: no scheduler installed); set by set_current().
 extern constinit thread_local Home* this_thread_home;
+// this_thread_service: true on gofer's own service threads (the blocking pool's), which may
+// install a scheduler (a job that waits on a channel) but run no tasks: code that decides
+// whether a call may park a task (the hooks, gofer/hooks.hpp) treats them as plain threads.
+extern constinit thread_local bool this_thread_service;
 
 class Home {
  public:
