@@ -2,17 +2,19 @@
 #include "sched_stats.hpp"
 
 #include <bit>
-#include <thread>
 
 namespace gofer::detail {
 
 double ns_per_tick() noexcept {
 #if defined(__x86_64__)
-  // Measured once, over 2 ms, the first time a summary is taken (never on a hot path).
+  // Measured once, over 2 ms, the first time a summary is taken (never on a hot path). It
+  // spins rather than sleeps: under gofer::hooks a sleep in a task parks it, and a second
+  // task of the thread reaching this initializer meanwhile would wait for it forever.
   static const double rate = [] {
     const auto t0 = std::chrono::steady_clock::now();
     const std::uint64_t c0 = ticks();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2)) {
+    }
     const auto t1 = std::chrono::steady_clock::now();
     const std::uint64_t c1 = ticks();
     const double ns = static_cast<double>((t1 - t0) / std::chrono::nanoseconds(1));

@@ -42,6 +42,11 @@
 // fdopen'ed socket) may keep a stale record until its number is reused by socket(), accept()
 // or pipe().
 //
+// Link the hooks into the executable (they are its definitions of the libc symbols; a
+// shared library cannot interpose libc for the program that loads it). Close an fd on the
+// thread whose tasks wait on it: close() wakes the tasks parked on that fd on the calling
+// thread (their call then fails with EBADF), not those parked on other threads.
+//
 // Thread-safety: every hooked call is as thread-safe as libc's. Blocking: a hooked call parks
 // the calling task where libc would block the thread; on a plain thread it blocks as libc does.
 #pragma once

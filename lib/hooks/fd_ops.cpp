@@ -30,7 +30,7 @@ namespace {
 void record_pipe(const int fds[2], bool nonblock) noexcept {
   for (int i = 0; i < 2; ++i) {
     if (FdEntry* const e = entry(fds[i])) {
-      e->record(fd_kind::fifo, nonblock);
+      e->record(fds[i], fd_kind::fifo, nonblock);
     }
   }
 }

@@ -54,7 +54,37 @@ std::int64_t timeout_us(int fd, int opt) noexcept {
   return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000 + tv.tv_usec;
 }
 
+// identify: fd's (st_dev, st_ino) and kind; false when fd is not open.
+bool identify(int fd, std::uint64_t& dev, std::uint64_t& ino, fd_kind& k) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return false;
+  }
+  dev = st.st_dev;
+  ino = st.st_ino;
+  k = S_ISSOCK(st.st_mode)   ? fd_kind::socket
+      : S_ISFIFO(st.st_mode) ? fd_kind::fifo
+                             : fd_kind::other;
+  return true;
+}
+
 }  // namespace
+
+void FdEntry::record(int fd, fd_kind k, bool nonblock) noexcept {
+  std::uint64_t d = 0;
+  std::uint64_t i = 0;
+  fd_kind actual = fd_kind::unknown;
+  if (!identify(fd, d, i, actual) || actual != k) {
+    reset();  // closed meanwhile by another thread, or not what the caller made
+    return;
+  }
+  recv_timeout.store(0, std::memory_order_relaxed);
+  send_timeout.store(0, std::memory_order_relaxed);
+  dev.store(d, std::memory_order_relaxed);
+  ino.store(i, std::memory_order_relaxed);
+  flags.store(static_cast<std::uint32_t>(k) | (nonblock ? user_nonblock : 0),
+              std::memory_order_relaxed);
+}
 
 FdEntry* entry(int fd) noexcept {
   if (fd < 0 || fd >= max_fds) {
@@ -77,23 +107,35 @@ FdEntry* classified(int fd) noexcept {
   if (e == nullptr || e->kind() != fd_kind::unknown) {
     return e;
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  std::uint64_t d = 0;
+  std::uint64_t i = 0;
+  fd_kind k = fd_kind::unknown;
+  if (!identify(fd, d, i, k)) {
     return e;  // not open: stays unknown, the call itself reports EBADF
   }
-  fd_kind k = fd_kind::other;
-  if (S_ISSOCK(st.st_mode)) {
-    k = fd_kind::socket;
-  } else if (S_ISFIFO(st.st_mode)) {
-    k = fd_kind::fifo;
-  }
   const int fl = k == fd_kind::other ? 0 : real_fcntl(fd, F_GETFL);
-  e->record(k, fl >= 0 && (fl & O_NONBLOCK) != 0);
-  if (k == fd_kind::socket) {
-    e->recv_timeout.store(timeout_us(fd, SO_RCVTIMEO), std::memory_order_relaxed);
-    e->send_timeout.store(timeout_us(fd, SO_SNDTIMEO), std::memory_order_relaxed);
-  }
+  e->recv_timeout.store(k == fd_kind::socket ? timeout_us(fd, SO_RCVTIMEO) : 0,
+                        std::memory_order_relaxed);
+  e->send_timeout.store(k == fd_kind::socket ? timeout_us(fd, SO_SNDTIMEO) : 0,
+                        std::memory_order_relaxed);
+  e->dev.store(d, std::memory_order_relaxed);
+  e->ino.store(i, std::memory_order_relaxed);
+  e->flags.store(static_cast<std::uint32_t>(k) |
+                     (fl >= 0 && (fl & O_NONBLOCK) != 0 ? FdEntry::user_nonblock : 0),
+                 std::memory_order_relaxed);
   return e;
+}
+
+bool same_object(int fd, FdEntry& e) noexcept {
+  std::uint64_t d = 0;
+  std::uint64_t i = 0;
+  fd_kind k = fd_kind::unknown;
+  if (identify(fd, d, i, k) && k == e.kind() && d == e.dev.load(std::memory_order_relaxed) &&
+      i == e.ino.load(std::memory_order_relaxed)) {
+    return true;
+  }
+  e.reset();
+  return false;
 }
 
 bool make_nonblocking(int fd, FdEntry& e) noexcept {

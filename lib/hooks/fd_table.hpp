@@ -13,10 +13,13 @@
 // program keeps its blocking semantics); (3) fds at or above max_fds have no entry and are
 // passed through unchanged.
 //
-// What the table cannot see: an fd closed behind the hooks' back (close_range, fclose of an
-// fdopen'ed socket, a raw syscall) keeps its entry until its number is reused by a hooked
-// call that creates an fd; an fd number reused by open() of a FIFO meanwhile would be
-// misclassified. Close sockets with close().
+// Stale entries. An fd closed behind the hooks' back (glibc's internal close in fclose, a
+// raw syscall as the sanitizer runtimes make, close_range) keeps its entry, and its number
+// may be reused by an fd the hooks never saw (an eventfd, an epoll fd, a pipe made by
+// glibc's own pipe2). So an entry also holds the identity (st_dev, st_ino) of the object it
+// describes, and same_object() checks it, one fstat, before the hooks act on the entry in a
+// way that matters: before they set O_NONBLOCK, before each park, and before a plain thread
+// waits in poll(). A mismatch resets the entry (the fd is classified afresh).
 //
 // Thread-safety: every field is an atomic read and written relaxed; entries are never freed
 // (pages of 1024 are allocated on first use and live until exit), so a lookup needs no lock.
@@ -41,6 +44,8 @@ struct FdEntry {
   std::atomic<std::uint32_t> flags{0};        // fd_kind in the low bits, then the bits above
   std::atomic<std::int64_t> recv_timeout{0};  // SO_RCVTIMEO in microseconds, 0: none
   std::atomic<std::int64_t> send_timeout{0};  // SO_SNDTIMEO in microseconds, 0: none
+  std::atomic<std::uint64_t> dev{0};          // the object's st_dev and st_ino
+  std::atomic<std::uint64_t> ino{0};
 
   fd_kind kind() const noexcept {
     return static_cast<fd_kind>(flags.load(std::memory_order_relaxed) & kind_mask);
@@ -67,19 +72,16 @@ struct FdEntry {
     recv_timeout.store(0, std::memory_order_relaxed);
     send_timeout.store(0, std::memory_order_relaxed);
   }
-  // record: a fresh fd of a known kind, made with or without O_NONBLOCK.
-  void record(fd_kind k, bool nonblock) noexcept {
-    recv_timeout.store(0, std::memory_order_relaxed);
-    send_timeout.store(0, std::memory_order_relaxed);
-    flags.store(static_cast<std::uint32_t>(k) | (nonblock ? user_nonblock : 0),
-                std::memory_order_relaxed);
-  }
+  // record: fd is a fresh object of a known kind, made with or without O_NONBLOCK.
+  void record(int fd, fd_kind k, bool nonblock) noexcept;
   // copy_from: a dup of `from` (same open file description, hence same flags and timeouts).
   void copy_from(const FdEntry& from) noexcept {
     recv_timeout.store(from.recv_timeout.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
     send_timeout.store(from.send_timeout.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
+    dev.store(from.dev.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    ino.store(from.ino.load(std::memory_order_relaxed), std::memory_order_relaxed);
     flags.store(from.flags.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
 };
@@ -94,8 +96,12 @@ FdEntry* entry(int fd) noexcept;
 FdEntry* find(int fd) noexcept;
 // classified: entry(fd), classified first if unknown (see the header comment).
 FdEntry* classified(int fd) noexcept;
-// make_nonblocking: sets the real O_NONBLOCK of a parkable fd if the hooks have not yet;
-// false if fcntl failed (the fd is then used as it is).
+// make_nonblocking: sets the real O_NONBLOCK of a parkable fd if the hooks have not yet
+// (the caller checked same_object first); false if fcntl failed (the fd is then used as it
+// is).
 bool make_nonblocking(int fd, FdEntry& e) noexcept;
+// same_object: whether e still describes the object fd refers to (one fstat); if not, e is
+// reset.
+bool same_object(int fd, FdEntry& e) noexcept;
 
 }  // namespace gofer::hooks::detail

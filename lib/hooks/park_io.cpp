@@ -9,6 +9,8 @@
 #include <new>
 #include <system_error>
 
+#include <boost/fiber/context.hpp>
+
 #include <gofer/errors.hpp>
 #include <gofer/hooks.hpp>
 
@@ -35,15 +37,28 @@ int poll_ms(clock::time_point deadline) noexcept {
 
 }  // namespace
 
+bool may_park() noexcept {
+  return !gofer::detail::this_thread_service &&
+         !boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context);
+}
+
 FdEntry* task_entry(int fd) noexcept {
-  if (fd <= STDERR_FILENO || gofer::detail::this_thread_service) {
+  if (fd <= STDERR_FILENO || !may_park()) {
     return nullptr;
   }
-  FdEntry* const e = classified(fd);
-  if (e == nullptr || !e->parkable() || !make_nonblocking(fd, *e)) {
-    return nullptr;
+  for (int pass = 0; pass < 2; ++pass) {  // a stale entry is reset and classified afresh
+    FdEntry* const e = classified(fd);
+    if (e == nullptr || !e->parkable()) {
+      return nullptr;
+    }
+    if (e->has(FdEntry::made_nonblock)) {
+      return e;
+    }
+    if (same_object(fd, *e)) {
+      return make_nonblocking(fd, *e) ? e : nullptr;
+    }
   }
-  return e;
+  return nullptr;
 }
 
 int park_fd(int fd, Interest interest, clock::time_point deadline, const char* op) noexcept {
@@ -67,6 +82,9 @@ int Waiting::wait() noexcept {
         interest_ == Interest::readable ? entry_.recv_timeout : entry_.send_timeout;
     const std::int64_t us = timeout.load(std::memory_order_relaxed);
     deadline_ = us > 0 ? clock::now() + std::chrono::microseconds(us) : gofer::detail::no_deadline;
+  }
+  if (!same_object(fd_, entry_)) {
+    return EAGAIN;
   }
   if (task_) {
     return park_fd(fd_, interest_, deadline_, op_);

@@ -39,10 +39,15 @@ inline bool on_scheduler() noexcept {
   return gofer::detail::Home::current() != nullptr;
 }
 
-// in_task: on_scheduler() on a thread that is not a gofer service thread: a call here may
-// park (in a task, or in plain code on a thread whose scheduler runs its loop meanwhile).
+// may_park: on a thread with a scheduler, whether the running context may park: not on a
+// gofer service thread, and not on Boost's dispatcher fiber (gofer's own scheduler code, e.g.
+// draining its eventfd, runs there and must never park).
+bool may_park() noexcept;
+
+// in_task: a call here may park (in a task, or in plain code on a thread whose scheduler
+// runs its loop meanwhile).
 inline bool in_task() noexcept {
-  return on_scheduler() && !gofer::detail::this_thread_service;
+  return on_scheduler() && may_park();
 }
 
 // task_entry: in a task, fd's entry if the call may park (a socket or FIFO the caller
@@ -57,16 +62,18 @@ FdEntry* task_entry(int fd) noexcept;
 // real poll()), with the deadline from the fd's timeout fixed at the first wait.
 class Waiting {
  public:
-  Waiting(int fd, Interest interest, const FdEntry& e, bool task, const char* op) noexcept
+  Waiting(int fd, Interest interest, FdEntry& e, bool task, const char* op) noexcept
       : fd_(fd), interest_(interest), entry_(e), task_(task), op_(op) {}
   // wait: 0 when the fd became ready (try again); otherwise the errno to fail with (EAGAIN
-  // at the timeout, ECANCELED on a stop, EINTR from poll on a plain thread).
+  // at the timeout, or when the entry turns out stale (fd_table.hpp: the object is not the
+  // one the hooks made non-blocking, so its EAGAIN is its own), ECANCELED on a stop, EINTR
+  // from poll on a plain thread).
   int wait() noexcept;
 
  private:
   int fd_;
   Interest interest_;
-  const FdEntry& entry_;
+  FdEntry& entry_;
   bool task_;
   const char* op_;
   bool started_ = false;
@@ -76,7 +83,7 @@ class Waiting {
 // finish_call: the slow path of io_call, after the first try returned r.
 template <class Attempt>
 ssize_t finish_call(int fd, Interest interest, const char* op, std::size_t whole, ssize_t r,
-                    const FdEntry& e, bool task, Attempt& attempt) noexcept {
+                    FdEntry& e, bool task, Attempt& attempt) noexcept {
   Waiting waiting(fd, interest, e, task, op);
   std::size_t done = 0;
   for (;;) {
@@ -107,7 +114,7 @@ template <class Attempt>
 [[gnu::noinline]] ssize_t plain_retry(int fd, Interest interest, const char* op, std::size_t whole,
                                       ssize_t r, Attempt& attempt) noexcept {
   const int err = errno;
-  const FdEntry* const e = find(fd);
+  FdEntry* const e = find(fd);
   if (e == nullptr || !e->has(FdEntry::made_nonblock) || e->has(FdEntry::user_nonblock)) {
     errno = err;
     return r;

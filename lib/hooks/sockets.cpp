@@ -27,14 +27,13 @@ namespace {
 
 void record_socket(int fd, bool nonblock) noexcept {
   if (FdEntry* const e = entry(fd)) {
-    e->record(fd_kind::socket, nonblock);
+    e->record(fd, fd_kind::socket, nonblock);
   }
 }
 
 // connect_wait: the rest of a blocking connect after the first try failed with errno
 // EINPROGRESS or EAGAIN.
-int connect_wait(int fd, const sockaddr* addr, socklen_t len, const FdEntry& e,
-                 bool task) noexcept {
+int connect_wait(int fd, const sockaddr* addr, socklen_t len, FdEntry& e, bool task) noexcept {
   Waiting waiting(fd, Interest::writable, e, task, "connect");
   for (;;) {
     const bool in_progress = errno == EINPROGRESS;
@@ -99,7 +98,7 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
       return r;
     }
     const int err = errno;
-    const hd::FdEntry* const e = hd::find(fd);
+    hd::FdEntry* const e = hd::find(fd);
     if (e == nullptr || !e->has(hd::FdEntry::made_nonblock) || e->has(hd::FdEntry::user_nonblock)) {
       errno = err;
       return r;
