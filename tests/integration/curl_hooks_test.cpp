@@ -30,6 +30,7 @@
 #include <gofer/hooks.hpp>
 
 #include "support/http_server.hpp"
+#include "support/scale.hpp"
 #include "support/ticker_probe.hpp"
 #include "support/watchdog.hpp"
 
@@ -126,6 +127,13 @@ FetchStats fetch_all(const std::string& host, std::uint16_t port, int n) {
   return st;
 }
 
+// server_delay: how long the test server holds each request: long enough that a transfer
+// blocking the thread would show as a ticker gap of the whole delay, far above the CPU bursts
+// of starting transfers, which sanitizer builds make several times longer.
+constexpr std::chrono::milliseconds server_delay(std::chrono::milliseconds release) {
+  return gofer::test::sanitizer_scale == 1 ? release : 5 * release;
+}
+
 double ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -133,32 +141,35 @@ double ms(Clock::duration d) {
 TEST(CurlHooks, HundredConcurrentTransfersOnOneThread) {
   gofer::test::Watchdog dog(60s);
   ASSERT_TRUE(gofer::hooks::active());
-  HttpServer server(100ms);
+  const auto delay = server_delay(100ms);
+  HttpServer server(delay);
   const FetchStats st = fetch_all("127.0.0.1", server.port(), 100);
   server.stop();
   std::printf(
-      "hooks: 100 curl transfers, 100 ms each at the server: %.0f ms; %d at once at "
+      "hooks: 100 curl transfers, %lld ms each at the server: %.0f ms; %d at once at "
       "most; largest ticker gap %.1f ms (%.1f ms on the wall clock)\n",
-      ms(st.elapsed), server.max_in_flight(), ms(st.max_gap), ms(st.max_wall_gap));
+      static_cast<long long>(delay.count()), ms(st.elapsed), server.max_in_flight(), ms(st.max_gap),
+      ms(st.max_wall_gap));
   EXPECT_EQ(server.served(), 100);
   EXPECT_EQ(server.errors(), 0) << server.last_error();
   // One after another they would take 10 s, and the server would hold one at a time.
   EXPECT_GE(server.max_in_flight(), 50);
-  EXPECT_LT(st.elapsed, 5s);
-  // A transfer that blocked the thread would hold the ticker for the server's whole 100 ms;
+  EXPECT_LT(st.elapsed, 50 * delay);
+  // A transfer that blocked the thread would hold the ticker for the server's whole delay;
   // the gaps left are the CPU bursts of starting 100 transfers in a row.
-  EXPECT_LT(st.max_gap, 50ms);
+  EXPECT_LT(st.max_gap, delay / 2);
 }
 
 TEST(CurlHooks, LocalhostIsResolvedWithoutTheResolverThread) {
   gofer::test::Watchdog dog(30s);
-  HttpServer server(50ms);
+  const auto delay = server_delay(50ms);
+  HttpServer server(delay);
   // curl tries ::1 first, is refused (the server listens on 127.0.0.1 only), then 127.0.0.1.
   const FetchStats st = fetch_all("localhost", server.port(), 20);
   server.stop();
   EXPECT_EQ(server.served(), 20);
   EXPECT_GE(server.max_in_flight(), 10);
-  EXPECT_LT(st.max_gap, 25ms);  // half the server's 50 ms
+  EXPECT_LT(st.max_gap, delay / 2);
 }
 
 // loopback_name: a host name (not "localhost") that resolves to 127.0.0.0/8 here, such as the
@@ -192,14 +203,15 @@ TEST(CurlHooks, ANameGoesThroughCurlsResolverThread) {
     GTEST_SKIP() << "no host name other than localhost resolves to 127.0.0.0/8 on this machine "
                     "(this test needs one, e.g. the machine's name in /etc/hosts)";
   }
-  HttpServer server(50ms);
+  const auto delay = server_delay(50ms);
+  HttpServer server(delay);
   const FetchStats st = fetch_all(name, server.port(), 20);
   server.stop();
   std::printf("hooks: 20 curl transfers to %s (threaded resolver): %.0f ms\n", name.c_str(),
               ms(st.elapsed));
   EXPECT_EQ(server.served(), 20);
   EXPECT_GE(server.max_in_flight(), 10);
-  EXPECT_LT(st.max_gap, 25ms);  // half the server's 50 ms
+  EXPECT_LT(st.max_gap, delay / 2);
 }
 
 }  // namespace

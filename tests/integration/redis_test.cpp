@@ -27,6 +27,7 @@
 #endif
 
 #include "support/redis_server.hpp"
+#include "support/scale.hpp"
 #include "support/ticker_probe.hpp"
 #include "support/watchdog.hpp"
 
@@ -158,8 +159,11 @@ TEST(Redis, ThousandBlockingClientsShareOneThreadWithoutBlockingIt) {
   report("hooks", tasks, pairs, r, probe);
   EXPECT_EQ(r.checked, tasks * pairs);
   // The thread never blocked: through the traffic the ticker got its turn at least every
-  // 20 ms. (The start-up, 1,000 stacks and connections in one burst, is reported above.)
-  EXPECT_LT(probe.max_own_gap(), 20ms);
+  // 20 ms. (The start-up, 1,000 stacks and connections in one burst, is reported above.) The
+  // gaps left are rounds of 1,000 tasks taking one step each on the CPU; sanitizer builds run
+  // the same workload with instrumented steps, several times slower, so their bound is wider.
+  constexpr auto bound = gofer::test::sanitizer_scale == 1 ? 20ms : 100ms;
+  EXPECT_LT(probe.max_own_gap(), bound);
 }
 
 #else
