@@ -268,7 +268,7 @@ TEST(Hooks, ReceiveTimeoutEndsAParkedReadWithEagain) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
     Pair p;
-    const timeval tv{0, 20'000};
+    const timeval tv{0, 30'000};
     ASSERT_EQ(::setsockopt(p.fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     Ticker ticker;  // runs meanwhile: the read parks
     char c = 0;
@@ -357,7 +357,9 @@ TEST(Hooks, PollParksOnSeveralFdsAndReportsTheReadyOne) {
     EXPECT_EQ(fds[1].revents, POLLIN);
     gofer::wait(writer);
     Ticker ticker;
-    EXPECT_EQ(::poll(fds, 1, 20), 0);  // the timeout, parked
+    EXPECT_EQ(::poll(fds, 1, 30), 0);  // the timeout, parked
+    const timespec ts{0, 30'000'000};
+    EXPECT_EQ(::ppoll(fds, 1, &ts, nullptr), 0);
     EXPECT_LT(ticker.stop(), gap_limit);
   });
 }
@@ -385,8 +387,8 @@ TEST(Hooks, SleepsParkAndAStoppedSleepReturnsEintrWithTheTimeLeft) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
     Ticker ticker;
-    EXPECT_EQ(::usleep(20'000), 0);
-    const timespec ts{0, 20'000'000};
+    EXPECT_EQ(::usleep(30'000), 0);
+    const timespec ts{0, 30'000'000};
     EXPECT_EQ(::nanosleep(&ts, nullptr), 0);
     EXPECT_EQ(::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr), 0);
     EXPECT_LT(ticker.stop(), gap_limit);

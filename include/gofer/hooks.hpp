@@ -38,9 +38,11 @@
 // Not hooked: file I/O (read() on a regular file goes to libc; use gofer::File or
 // spawn_blocking), epoll_wait, io_uring, pselect, the stdio buffers of FILE* (fread/fgets on
 // a socket call libc's internal read, which no interposer sees), and system calls made
-// through syscall(2). An fd closed behind the hooks' back (close_range, fclose of an
-// fdopen'ed socket) may keep a stale record until its number is reused by socket(), accept()
-// or pipe().
+// through syscall(2). The hooks keep a record per fd; one closed behind their back
+// (close_range, fclose of an fdopen'ed socket, a raw system call) is recognized by its
+// identity (st_dev, st_ino) before the hooks set O_NONBLOCK or park on its number again. A
+// socket the hooks made non-blocking and that is then closed that way and its number reused
+// by an fd the hooks never saw may still get one call that blocks the thread.
 //
 // Link the hooks into the executable (they are its definitions of the libc symbols; a
 // shared library cannot interpose libc for the program that loads it). Close an fd on the

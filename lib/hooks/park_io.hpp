@@ -110,9 +110,10 @@ ssize_t finish_call(int fd, Interest interest, const char* op, std::size_t whole
 
 // plain_retry: a plain thread's call that returned r (EAGAIN, or a short write): blocking
 // semantics if the hooks made the fd non-blocking behind a caller who believes it blocking.
+// It takes the attempt by value, so the fast path need not build it in memory.
 template <class Attempt>
 [[gnu::noinline]] ssize_t plain_retry(int fd, Interest interest, const char* op, std::size_t whole,
-                                      ssize_t r, Attempt& attempt) noexcept {
+                                      ssize_t r, Attempt attempt) noexcept {
   const int err = errno;
   FdEntry* const e = find(fd);
   if (e == nullptr || !e->has(FdEntry::made_nonblock) || e->has(FdEntry::user_nonblock)) {
@@ -122,25 +123,32 @@ template <class Attempt>
   return finish_call(fd, interest, op, whole, r, *e, false, attempt);
 }
 
-// io_call: attempt(done) makes the real call for the part after `done` bytes (reads ignore
-// it) and returns its result with errno; `whole` is the byte count a write must complete
-// (0 for reads, accept, connect).
+// task_call: io_call in a task (out of line, so the plain path stays short).
 template <class Attempt>
-ssize_t io_call(int fd, Interest interest, const char* op, std::size_t whole,
-                Attempt attempt) noexcept {
-  if (!on_scheduler()) [[likely]] {
-    const ssize_t r = attempt(0);
-    if (r >= 0 ? static_cast<std::size_t>(r) >= whole : errno != EAGAIN) [[likely]] {
-      return r;
-    }
-    return plain_retry(fd, interest, op, whole, r, attempt);
-  }
+[[gnu::noinline]] ssize_t task_call(int fd, Interest interest, const char* op, std::size_t whole,
+                                    Attempt attempt) noexcept {
   FdEntry* const e = task_entry(fd);
   if (e == nullptr) {
     return attempt(0);
   }
   const ssize_t r = attempt(0);
   return finish_call(fd, interest, op, whole, r, *e, true, attempt);
+}
+
+// io_call: attempt(done) makes the real call for the part after `done` bytes (reads ignore
+// it) and returns its result with errno; `whole` is the byte count a write must complete
+// (0 for reads, accept, connect).
+template <class Attempt>
+ssize_t io_call(int fd, Interest interest, const char* op, std::size_t whole,
+                Attempt attempt) noexcept {
+  if (on_scheduler()) [[unlikely]] {
+    return task_call(fd, interest, op, whole, attempt);
+  }
+  const ssize_t r = attempt(0);
+  if (r >= 0 ? static_cast<std::size_t>(r) >= whole : errno != EAGAIN) [[likely]] {
+    return r;
+  }
+  return plain_retry(fd, interest, op, whole, r, attempt);
 }
 
 // park_fd: parks the calling task until fd is ready for `interest` or the deadline; 0 when
