@@ -7,6 +7,10 @@
 #
 #   scripts/setup.sh            build, test and demo dependencies
 #   scripts/setup.sh --bench    also Google Benchmark and Go (for bench/)
+#   scripts/setup.sh --integration
+#                               also the servers and C clients of tests/integration/ and the
+#                               samples pg_query and redis_fanout (Redis + hiredis, PostgreSQL
+#                               + libpq, libcurl); flags combine
 set -euo pipefail
 
 packages=(
@@ -17,9 +21,14 @@ packages=(
   gdb python3  # tests/gdb: the gdb extension on a live process and a core file
   libssl-dev openssl  # gofer::tls (OpenSSL 3); its tests make certificates with `openssl`
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev golang-go)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --bench) packages+=(libbenchmark-dev golang-go) ;;
+    --integration)
+      packages+=(redis-server libhiredis-dev postgresql libpq-dev libcurl4-openssl-dev) ;;
+    *) echo "setup.sh: unknown flag '$flag' (--bench, --integration)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
