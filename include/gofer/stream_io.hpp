@@ -52,8 +52,8 @@ class UnixStream;
 
 // StreamIo: the read and write set of a stream type Derived, which provides
 // `detail::FdStream* stream_if_any() const noexcept` (nullptr for an empty or moved-from
-// object) and befriends StreamIo<Derived>. Defined in lib/stream_io.cpp for File, TcpStream,
-// UnixStream and TlsStream only.
+// object) and befriends StreamIo<Derived>. Defined in lib/stream_io_impl.hpp, instantiated
+// for File, TcpStream, UnixStream and TlsStream only.
 template <class Derived>
 class StreamIo {
  public:

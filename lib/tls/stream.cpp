@@ -19,6 +19,7 @@
 
 #include "../errno_error.hpp"
 #include "../fd_stream.hpp"
+#include "../stream_io_impl.hpp"
 #include "context.hpp"
 #include "transport.hpp"
 
@@ -224,5 +225,10 @@ SocketAddress TlsStream::peer_address() const {
 SocketAddress TlsStream::local_address() const {
   return impl("local_address").tcp.local_address();
 }
+
+template <>
+const char* const stream_type_label<TlsStream> = "TlsStream";
+
+template class StreamIo<TlsStream>;
 
 }  // namespace gofer
