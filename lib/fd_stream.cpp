@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include <gofer/blocking.hpp>
 #include <gofer/time.hpp>
@@ -184,10 +185,16 @@ std::optional<std::size_t> FdStream::read_polled(char* out, std::size_t n,
       await_fd(*step.wait, deadline, "read");
       continue;
     }
+    if (std::exchange(drained_, false)) {
+      // The last read came up short on a TCP socket: it is empty until its next edge, so wait
+      // for that instead of a recv that would say EAGAIN.
+      await_fd(Interest::readable, deadline, "read");
+    }
     // The scratch block is fetched after any wait or yield, and used up before the next one.
     char* into = batch ? scratch() : out;
     const std::size_t ask = batch ? scratch_size : n;
     const ssize_t r = socket_ ? ::recv(fd, into, ask, 0) : ::read(fd, into, ask);
+    drained_ = tcp_ && r > 0 && static_cast<std::size_t>(r) < ask && pfd_.short_read_drains();
     if (r >= 0 && batch) {
       const auto got = static_cast<std::size_t>(r);
       const std::size_t k = std::min(n, got);

@@ -109,6 +109,10 @@ class FdStream {
   // naming `who`.
   std::size_t max_line_length() const noexcept { return max_line_; }
   void set_max_line_length(std::size_t n, std::string_view who);
+  // set_tcp: the fd is a TCP socket, whose reads stop short only when it is empty (or at
+  // what its poller reports: PollFd::short_read_drains), so after a short read the next read
+  // waits for an edge without a recv that says EAGAIN. Call before the first read.
+  void set_tcp() noexcept { tcp_ = true; }
 
   // read_some: up to n bytes (the buffer first, else one read); 0 only at EOF or for n == 0.
   std::size_t read_some(char* out, std::size_t n, clock::time_point deadline);
@@ -192,6 +196,8 @@ class FdStream {
   PollFd pfd_;
   io_mode mode_ = io_mode::nonblocking;
   bool socket_ = false;
+  bool tcp_ = false;
+  bool drained_ = false;  // the reader's last recv came up short and its poller trusts that
   ReadBuffer buf_;
   std::size_t max_line_ = default_max_line_length;
   std::optional<Task<std::string>> pending_read_;

@@ -72,6 +72,7 @@ class TcpStream::Impl {
  public:
   Impl(detail::UniqueFd fd, std::string name) : stream(std::move(fd), std::move(name), true, true) {
     set_nodelay_on(stream.fd(), true);
+    stream.set_tcp();
   }
 
   detail::FdStream stream;

@@ -57,6 +57,10 @@ void PollFd::end_use() noexcept {
   }
 }
 
+bool PollFd::short_read_drains() const noexcept {
+  return key_ != 0 && Scheduler::local().poller().short_read_drains(fd(), key_);
+}
+
 void PollFd::wait(Interest interest, clock::time_point call_deadline, const char* op,
                   const std::string& name) {
   Poller& poller = Scheduler::local().poller();

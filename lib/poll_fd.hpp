@@ -110,6 +110,9 @@ class PollFd {
   // writes once per wait, without going on until EAGAIN (a blocking fd, FdStream's readiness
   // mode). Call it before the first wait, from the owning task.
   void set_level_triggered() noexcept { key_ = 0; }
+  // short_read_drains: whether this thread's poller lets a short read of this TCP socket
+  // count as proof that it is empty (Poller::short_read_drains). Call while holding a Use.
+  bool short_read_drains() const noexcept;
 
   // deadline / set_deadline: the object deadline of one direction (no_deadline: none).
   clock::time_point deadline(Interest dir) const noexcept {

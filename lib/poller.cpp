@@ -190,6 +190,9 @@ void Poller::dispatch(std::uint64_t data, std::uint32_t events) noexcept {
   if (r == nullptr || !r->registered || r->tag != static_cast<std::uint32_t>(data >> 32)) {
     return;  // an old registration of a file still open elsewhere (invariant 4)
   }
+  if ((events & (EPOLLPRI | EPOLLRDHUP | failed)) != 0) {
+    r->unusual = true;
+  }
   // Take the lists this edge fires (invariant 2); an interest nobody watches keeps the edge
   // in its flag (invariant 3). Then run the watches.
   FdWatch* fired[2] = {nullptr, nullptr};
@@ -227,7 +230,7 @@ int Poller::enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) n
   epoll_event ev{};
   // Owned: edge-triggered, for good. Otherwise one-shot, as an fd of unknown history is
   // re-registered by each watch anyway: no edges reach the poller between its waits.
-  ev.events = mask | (owner != 0 ? EPOLLET : EPOLLONESHOT);
+  ev.events = mask | (owner != 0 ? EPOLLET | EPOLLPRI : EPOLLONESHOT);
   ev.data.u64 = (std::uint64_t{tag} << 32) | static_cast<std::uint32_t>(fd);
   // ENOENT: the fd was closed and its number reused, and the kernel dropped the registration
   // with the old file. EEXIST (not expected: forget() deletes what it drops) is mended the
@@ -241,6 +244,9 @@ int Poller::enroll(Record& r, int fd, std::uint32_t mask, std::uint64_t owner) n
   }
   if (ok != 0) {
     return errno;
+  }
+  if (!r.registered || r.owner != owner) {  // what earlier edges said is not about this file
+    r.unusual = false;
   }
   if (!r.registered) {
     r.registered = true;
@@ -313,6 +319,11 @@ bool Poller::watch_owned(int fd, Interest interest, FdWatch* w, std::uint64_t ow
   }
   link(r, interest, w);
   return false;
+}
+
+bool Poller::short_read_drains(int fd, std::uint64_t owner) noexcept {
+  const Record* r = find(fd);
+  return r != nullptr && r->registered && r->owner == owner && !r->unusual;
 }
 
 void Poller::unwatch(int fd, Interest interest, FdWatch* w) noexcept {

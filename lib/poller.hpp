@@ -21,6 +21,9 @@
 // it consumes the flag and returns "ready" without parking. A flag may be stale (the edge's
 // bytes were read before the wait): the caller's next syscall then gives EAGAIN and it waits
 // again, this time parking; so a flag is a hint to try the syscall, never a promise.
+// Owned registrations also ask for EPOLLPRI, and the Record remembers (`unusual`, until the
+// next registration) whether an edge ever reported urgent data, a hang-up or an error: a
+// stream may then no longer take a short read for an empty socket (short_read_drains()).
 // The interests asked of epoll grow on demand: the first wait for writing on a socket only
 // read so far costs one EPOLL_CTL_MOD, and a thread that only reads a socket another thread
 // writes gets no EPOLLOUT edges.
@@ -118,6 +121,14 @@ class Poller {
   // for that owner already. Returns true, without linking w, when an edge of `interest` came
   // while nobody watched (the ready flag, consumed here): try the syscall again before waiting.
   [[nodiscard]] bool watch_owned(int fd, Interest interest, FdWatch* w, std::uint64_t owner);
+  // short_read_drains: whether a read of an owned TCP socket that returned fewer bytes than
+  // asked proves it empty, so that the reader may wait for the next edge without a read that
+  // says EAGAIN (the last syscall of Go's round trip, which a raw epoll server skips). True
+  // while fd is registered for `owner` and none of its edges reported urgent data (a read
+  // stops short at the urgent mark), a hang-up or an error (the read that returned data came
+  // before the one that reports it). An edge after the read sets the ready flag, so nothing
+  // that arrives later can be missed.
+  bool short_read_drains(int fd, std::uint64_t owner) noexcept;
   // unwatch: cancels w's watch of fd if it has not fired; harmless when it has. Never a
   // syscall: the registration stays.
   void unwatch(int fd, Interest interest, FdWatch* w) noexcept;
@@ -147,6 +158,7 @@ class Poller {
     std::uint32_t tag = 0;
     std::uint32_t mask = 0;  // the interests' epoll events asked (without EPOLLET)
     bool registered = false;
+    bool unusual = false;  // an edge reported EPOLLPRI, a hang-up or an error (owned only)
     bool ready[2] = {false, false};
   };
   static constexpr int chunk_bits = 8;
