@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh: sets up, builds and runs gofer's whole test suite (ctest).
+# test.sh: sets up, builds and runs gofer's whole test suite (ctest), the integration tests
+# against real servers included (scripts/setup.sh --integration installs them).
 #
 #   scripts/test.sh                              Release build in build/
 #   scripts/test.sh --sanitize address,undefined ASan+UBSan build in build-asan/
@@ -13,7 +14,7 @@ sanitize=""
 if [[ "${1:-}" == "--sanitize" ]]; then
   sanitize="${2:?--sanitize needs address,undefined or thread}"
 fi
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --integration  # the real servers and C clients of tests/integration/
 case "$sanitize" in
   "") build="$root/build"; type=Release ;;
   address,undefined) build="$root/build-asan"; type=RelWithDebInfo ;;
@@ -24,7 +25,7 @@ if [[ -n "$sanitize" ]]; then
   "$root/scripts/boost_sources.sh"
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DGOFER_SANITIZE="$sanitize" \
-  -DGOFER_WERROR=ON >/dev/null
+  -DGOFER_WERROR=ON -DGOFER_INTEGRATION_TESTS=ON >/dev/null
 cmake --build "$build" -j2
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
