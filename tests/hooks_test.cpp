@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -42,13 +41,12 @@
 #include "hooks/real.hpp"
 #include "support/io_support.hpp"
 #include "support/scale.hpp"
+#include "support/ticker_probe.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
 
 // Pair: a connected Unix socket pair, closed at the end.
 struct Pair {
@@ -85,72 +83,17 @@ void on_plain_thread(F body) {
   t.join();
 }
 
-// RunQueueClock: the time this thread has waited on a CPU run queue (preempted, runnable but
-// not running), from /proc/thread-self/schedstat; zero where the kernel does not say.
-class RunQueueClock {
- public:
-  RunQueueClock() : fd_(::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)) {}
-  ~RunQueueClock() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  RunQueueClock(const RunQueueClock&) = delete;
-  RunQueueClock& operator=(const RunQueueClock&) = delete;
-  clock_type::duration waited() const {
-    char text[128] = {};
-    if (fd_ < 0 || ::pread(fd_, text, sizeof text - 1, 0) <= 0) {
-      return {};
-    }
-    unsigned long long on_cpu = 0;
-    unsigned long long queued = 0;
-    if (std::sscanf(text, "%llu %llu", &on_cpu, &queued) != 2) {
-      return {};
-    }
-    return std::chrono::nanoseconds(queued);
-  }
+// gap_limit: 20 ms, more under sanitizers (every switch there costs several times more).
+constexpr auto gap_limit = 20ms * gofer::test::sanitizer_scale;
 
- private:
-  int fd_;
-};
-
-// Ticker: a task that ticks every millisecond on the calling thread and records its largest
-// gap, until stopped. A gap is wall time minus the time the thread waited on a run queue
-// meanwhile: on a loaded machine the OS may preempt any thread for tens of milliseconds,
-// which says nothing about the thread blocking (sleeping in a system call), which is what the
-// tests look for.
-class Ticker {
- public:
-  Ticker()
-      : task_(gofer::go([this] {
-          const RunQueueClock run_queue;
-          auto last = clock_type::now();
-          auto queued = run_queue.waited();
-          while (!stop_.load()) {
-            gofer::sleep_for(1ms);
-            const auto now = clock_type::now();
-            const auto queued_now = run_queue.waited();
-            max_gap_ = std::max(max_gap_, (now - last) - (queued_now - queued));
-            last = now;
-            queued = queued_now;
-          }
-        })) {}
-  // stop: ends the ticker; its largest gap.
-  clock_type::duration stop() {
-    stop_ = true;
-    gofer::wait(task_);
-    return max_gap_;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  clock_type::duration max_gap_{};
-  gofer::Task<void> task_;
-};
+// parked_ticks: a call that parks its task for 30 ms or more lets a 1 ms TickerProbe of the
+// same thread tick about that many times (fewer when the machine preempts the thread, but
+// not this few); a call that blocked the thread lets it tick at most once, after the call.
+constexpr int parked_ticks = 3;
 
 // drive_clients: a line echo server and 100 tasks running `client` against it, all on the
-// calling task's thread, with a ticker; the ticker's largest gap.
-clock_type::duration drive_clients(client_exchange_fn* client) {
+// calling task's thread, with a ticker probe (support/ticker_probe.hpp); the probe's report.
+gofer::test::GapReport drive_clients(client_exchange_fn* client) {
   auto listener = gofer::TcpListener::bind("127.0.0.1", 0);
   const int port = listener.local_port();
   auto server = gofer::go([&listener] {
@@ -168,7 +111,7 @@ clock_type::duration drive_clients(client_exchange_fn* client) {
       EXPECT_EQ(e.code(), gofer::errc::closed);
     }
   });
-  Ticker ticker;
+  gofer::test::TickerProbe probe;
   constexpr int clients = 100;
   std::vector<gofer::Task<std::string>> tasks;
   for (int i = 0; i < clients; ++i) {
@@ -182,14 +125,20 @@ clock_type::duration drive_clients(client_exchange_fn* client) {
   for (int i = 0; i < clients; ++i) {
     EXPECT_EQ(gofer::wait(tasks[i]), "echo hello " + std::to_string(i) + "\n");
   }
-  const auto gap = ticker.stop();
+  probe.stop();
   listener.close();
   gofer::wait(server);
-  return gap;
+  return probe.report();
 }
 
-// gap_limit: 20 ms, more under sanitizers (every switch there costs several times more).
-constexpr auto gap_limit = 20ms * gofer::test::sanitizer_scale;
+// expect_parks: the client's calls parked its task: the ticker on the same thread kept
+// ticking (support/ticker_probe.hpp: a run that a loaded machine stretched is run again).
+void expect_parks(client_exchange_fn* client) {
+  on_one_thread([client] {
+    EXPECT_TRUE(
+        gofer::test::gap_stays_below(gap_limit, [client] { return drive_clients(client); }));
+  });
+}
 
 }  // namespace
 
@@ -201,22 +150,23 @@ TEST(Hooks, AreActive) {
 // bypassed) shows as a gap.
 TEST(Hooks, TickerSeesAThreadBlockedInLibc) {
   on_one_thread([] {
-    Ticker ticker;
+    gofer::test::TickerProbe probe;
     gofer::sleep_for(3ms);
     const timespec ts{0, 60'000'000};
     gofer::hooks::detail::real_nanosleep(&ts, nullptr);
-    EXPECT_GE(ticker.stop(), 50ms);
+    probe.stop();
+    EXPECT_GE(probe.max_own_gap(), 50ms) << probe.report().describe();
   });
 }
 
 TEST(Hooks, StaticallyLinkedClientParksItsTask) {
   gofer::test::Watchdog dog;
-  on_one_thread([] { EXPECT_LT(drive_clients(&client_exchange_static), gap_limit); });
+  expect_parks(&client_exchange_static);
 }
 
 TEST(Hooks, SharedLibraryClientParksItsTask) {
   gofer::test::Watchdog dog;
-  on_one_thread([] { EXPECT_LT(drive_clients(&client_exchange_shared), gap_limit); });
+  expect_parks(&client_exchange_shared);
 }
 
 TEST(Hooks, DlopenedClientParksItsTask) {
@@ -225,7 +175,7 @@ TEST(Hooks, DlopenedClientParksItsTask) {
   ASSERT_NE(module, nullptr) << ::dlerror();
   auto* client = reinterpret_cast<client_exchange_fn*>(::dlsym(module, "client_exchange_module"));
   ASSERT_NE(client, nullptr) << ::dlerror();
-  on_one_thread([client] { EXPECT_LT(drive_clients(client), gap_limit); });
+  expect_parks(client);
   ::dlclose(module);
 }
 
@@ -270,12 +220,13 @@ TEST(Hooks, ReceiveTimeoutEndsAParkedReadWithEagain) {
     Pair p;
     const timeval tv{0, 30'000};
     ASSERT_EQ(::setsockopt(p.fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
-    Ticker ticker;  // runs meanwhile: the read parks
+    gofer::test::TickerProbe probe;  // runs meanwhile: the read parks
     char c = 0;
     errno = 0;
     EXPECT_EQ(::read(p.fd[0], &c, 1), -1);
     EXPECT_EQ(errno, EAGAIN);
-    EXPECT_LT(ticker.stop(), gap_limit);
+    probe.stop();
+    EXPECT_GE(probe.ticks(), parked_ticks) << probe.report().describe();
   });
 }
 
@@ -356,11 +307,12 @@ TEST(Hooks, PollParksOnSeveralFdsAndReportsTheReadyOne) {
     EXPECT_EQ(fds[0].revents, 0);
     EXPECT_EQ(fds[1].revents, POLLIN);
     gofer::wait(writer);
-    Ticker ticker;
+    gofer::test::TickerProbe probe;
     EXPECT_EQ(::poll(fds, 1, 30), 0);  // the timeout, parked
     const timespec ts{0, 30'000'000};
     EXPECT_EQ(::ppoll(fds, 1, &ts, nullptr), 0);
-    EXPECT_LT(ticker.stop(), gap_limit);
+    probe.stop();
+    EXPECT_GE(probe.ticks(), parked_ticks) << probe.report().describe();
   });
 }
 
@@ -386,12 +338,13 @@ TEST(Hooks, SelectParksAndUpdatesTheTimeLeft) {
 TEST(Hooks, SleepsParkAndAStoppedSleepReturnsEintrWithTheTimeLeft) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
-    Ticker ticker;
+    gofer::test::TickerProbe probe;
     EXPECT_EQ(::usleep(30'000), 0);
     const timespec ts{0, 30'000'000};
     EXPECT_EQ(::nanosleep(&ts, nullptr), 0);
     EXPECT_EQ(::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr), 0);
-    EXPECT_LT(ticker.stop(), gap_limit);
+    probe.stop();
+    EXPECT_GE(probe.ticks(), parked_ticks) << probe.report().describe();
     auto sleeper = gofer::go([] {
       const timespec ten{10, 0};
       timespec rem{};
@@ -434,7 +387,7 @@ TEST(Hooks, SendTimeoutEndsAParkedConnectWithEinprogress) {
     ASSERT_EQ(::listen(l, 0), 0);
     socklen_t len = sizeof addr;
     ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    Ticker ticker;  // runs while the connect is parked
+    gofer::test::TickerProbe probe;  // runs while the connect is parked
     std::vector<int> fillers;
     int stuck = -1;
     for (int i = 0; i < 8 && stuck < 0; ++i) {  // fill the queue until a connect hangs
@@ -449,7 +402,8 @@ TEST(Hooks, SendTimeoutEndsAParkedConnectWithEinprogress) {
       fillers.push_back(s);
     }
     EXPECT_GE(stuck, 0) << "the accept queue never filled";
-    EXPECT_LT(ticker.stop(), gap_limit);
+    probe.stop();
+    EXPECT_GE(probe.ticks(), parked_ticks) << probe.report().describe();
     for (int s : fillers) {
       ::close(s);
     }
