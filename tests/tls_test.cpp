@@ -110,6 +110,16 @@ TEST(TlsContext, UnloadableFilesAreNamed) {
     EXPECT_EQ(e.code(), gofer::tls_errc::bad_configuration);
     EXPECT_NE(std::string(e.what()).find("CA file /no/such/ca.pem"), std::string::npos) << e.what();
   }
+  try {  // a copy of the base (a catch by value, a stored error) still names the file
+    TlsConfig c;
+    c.ca_file = "/no/such/ca.pem";
+    TlsContext::client(c);
+    FAIL() << "no exception";
+  } catch (const std::system_error& e) {
+    const std::system_error sliced(e);
+    EXPECT_NE(std::string(sliced.what()).find("CA file /no/such/ca.pem"), std::string::npos)
+        << sliced.what();
+  }
   try {
     server_ctx(certs().server, certs().wrong_key);
     FAIL() << "no exception";

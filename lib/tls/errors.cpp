@@ -1,7 +1,9 @@
 // errors.cpp: tls_category() and the exceptions TLS failures throw (see errors.hpp).
 //
 // Invariants: what() of a TLS failure is the text built here, not what_arg + category message
-// (libstdc++'s form), so OpenSSL's reason ends the message as Go's errors do.
+// (libstdc++'s form), so OpenSSL's reason ends the message as Go's errors do. A copy of the
+// std::system_error base (a catch by value) keeps that text too, followed by the category's
+// message: the peer and the reason survive slicing.
 // Thread-safety: everything may run on any thread. Blocking: never.
 #include "errors.hpp"
 
@@ -33,11 +35,12 @@ class TlsCategory final : public std::error_category {
   }
 };
 
-// TlsFailure: a std::system_error whose what() is a text of its own.
+// TlsFailure: a std::system_error whose what() is a text of its own; the base holds the same
+// text as its what_arg.
 class TlsFailure final : public std::system_error {
  public:
   TlsFailure(tls_errc code, std::string text)
-      : std::system_error(make_error_code(code)), text_(std::move(text)) {}
+      : std::system_error(make_error_code(code), text), text_(std::move(text)) {}
   const char* what() const noexcept override { return text_.c_str(); }
 
  private:
