@@ -69,6 +69,28 @@ boost::fibers::context* Scheduler::pick_next() noexcept {
   return ready_.pop();
 }
 
+void Scheduler::suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept {
+  const bool timers = timers_armed_.load(std::memory_order_relaxed);
+  reactor.idle(timers ? timers_->bound(tp) : tp);
+  // What ended the idle period (a task woken from another thread, usually within the idle
+  // spin, or fd readiness the poller dispatched) runs now, resumed from here as Boost's dispatch
+  // loop would resume it, instead of after one more pass of that loop (its finished-fiber
+  // sweep, remote-queue spinlock and clock read): a cross-thread hand-off or an I/O wake-up
+  // then costs the thread one dispatcher pass instead of two. The dispatcher is scheduled
+  // behind the task (context::resume's argument, as Boost's loop does) and makes its full pass
+  // when it next runs. With timers armed the usual pass runs first, so that due timers fire
+  // in deadline order.
+  if (timers) {
+    return;
+  }
+  if (!reactor.inbox_empty()) {
+    reactor.on_dispatcher();
+  }
+  if (boost::fibers::context* next = ready_.pop()) {
+    next->resume(boost::fibers::context::active());
+  }
+}
+
 const std::shared_ptr<TimerHeap>& Scheduler::timers() {
   if (timers_ == nullptr) {
     timers_ = std::make_shared<TimerHeap>(reactor, timers_armed_);

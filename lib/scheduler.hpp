@@ -50,9 +50,9 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
   void awakened(boost::fibers::context* ctx) noexcept override { ready_.push(ctx); }
   boost::fibers::context* pick_next() noexcept override;
   bool has_ready_fibers() const noexcept override { return !ready_.empty(); }
-  void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override {
-    reactor.idle(timers_armed_.load(std::memory_order_relaxed) ? timers_->bound(tp) : tp);
-  }
+  // suspend_until: Boost's dispatcher found nothing ready: idle in the reactor. A task woken
+  // from another thread meanwhile is resumed from here (see scheduler.cpp).
+  void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override;
   void notify() noexcept override { (void)reactor.notify(); }
 
   Poller& poller() noexcept { return reactor.poller(); }
