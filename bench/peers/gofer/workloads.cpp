@@ -346,6 +346,9 @@ void idle_cpu(const std::string& id, double scale) {
   const double idle = std::clamp(peer::idle_seconds * scale, 0.05, peer::idle_seconds);
   gofer::Runtime rt(2);
   cross_pingpong(id, rt, peer::scaled(10'000, scale));  // grows the adaptive spin first
+  // The window opens once the ping-pong's tasks have been torn down (their stacks returned to
+  // the pool) on the Runtime's threads, which is not idle CPU.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const double cpu_before = peer::cpu_seconds();
   std::this_thread::sleep_for(std::chrono::duration<double>(idle));
   const double cpu = peer::cpu_seconds() - cpu_before;
