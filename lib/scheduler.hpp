@@ -50,8 +50,9 @@ class Scheduler final : public boost::fibers::algo::algorithm, public Home {
   void awakened(boost::fibers::context* ctx) noexcept override { ready_.push(ctx); }
   boost::fibers::context* pick_next() noexcept override;
   bool has_ready_fibers() const noexcept override { return !ready_.empty(); }
-  // suspend_until: Boost's dispatcher found nothing ready: idle in the reactor. A task woken
-  // from another thread meanwhile is resumed from here (see scheduler.cpp).
+  // suspend_until: Boost's dispatcher found nothing ready: idle in the reactor. The task that
+  // ended the idle period (woken from another thread, or by the poller) is resumed from here
+  // (see scheduler.cpp).
   void suspend_until(const std::chrono::steady_clock::time_point& tp) noexcept override;
   void notify() noexcept override { (void)reactor.notify(); }
 
