@@ -335,6 +335,41 @@ TEST(Hooks, SelectParksAndUpdatesTheTimeLeft) {
   });
 }
 
+TEST(Hooks, PselectParksOnItsSetsAndTimesOut) {
+  gofer::test::Watchdog dog;
+  on_one_thread([] {
+    Pair p;
+    auto writer = gofer::go([&p] {
+      gofer::sleep_for(5ms);
+      EXPECT_EQ(::write(p.fd[1], "x", 1), 1);
+    });
+    sigset_t mask;
+    sigemptyset(&mask);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(p.fd[0], &rs);
+    const timespec five{5, 0};
+    EXPECT_EQ(::pselect(p.fd[0] + 1, &rs, nullptr, nullptr, &five, &mask), 1);
+    EXPECT_TRUE(FD_ISSET(p.fd[0], &rs));
+    gofer::wait(writer);
+    char c = 0;
+    EXPECT_EQ(::read(p.fd[0], &c, 1), 1);
+    // Nothing to read: the timeout, parked (the 1 ms ticker of the thread keeps ticking).
+    FD_ZERO(&rs);
+    FD_SET(p.fd[0], &rs);
+    const timespec ts{0, 30'000'000};
+    gofer::test::TickerProbe probe;
+    EXPECT_EQ(::pselect(p.fd[0] + 1, &rs, nullptr, nullptr, &ts, nullptr), 0);
+    EXPECT_FALSE(FD_ISSET(p.fd[0], &rs));
+    probe.stop();
+    EXPECT_GE(probe.ticks(), parked_ticks) << probe.report().describe();
+    const timespec bad{0, 1'000'000'000};
+    errno = 0;
+    EXPECT_EQ(::pselect(p.fd[0] + 1, &rs, nullptr, nullptr, &bad, nullptr), -1);
+    EXPECT_EQ(errno, EINVAL);
+  });
+}
+
 TEST(Hooks, SleepsParkAndAStoppedSleepReturnsEintrWithTheTimeLeft) {
   gofer::test::Watchdog dog;
   on_one_thread([] {

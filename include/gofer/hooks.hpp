@@ -11,18 +11,19 @@
 // What is hooked (the program's own definitions of these libc symbols, exported dynamically,
 // so shared libraries and dlopen'ed modules call them too): read, readv, write, writev, recv,
 // recvfrom, recvmsg, send, sendto, sendmsg, connect, accept, accept4, poll, ppoll, select,
-// sleep, usleep, nanosleep, clock_nanosleep, getaddrinfo, gethostbyname_r; for bookkeeping
-// socket, socketpair, pipe, pipe2, close, fcntl (and fcntl64), dup, dup2, dup3, setsockopt
-// (SO_RCVTIMEO, SO_SNDTIMEO) and ioctl (FIONBIO).
+// pselect, sleep, usleep, nanosleep, clock_nanosleep, getaddrinfo, gethostbyname_r; for
+// bookkeeping socket, socketpair, pipe, pipe2, close, fcntl (and fcntl64), dup, dup2, dup3,
+// setsockopt (SO_RCVTIMEO, SO_SNDTIMEO) and ioctl (FIONBIO).
 //
 // Semantics. Called from a gofer task (a thread with a gofer scheduler; the blocking pool's
 // threads count as plain) on a socket, pipe or FIFO the caller believes blocking, a call that
 // would block parks the task in the thread's poller: the fd is made O_NONBLOCK underneath,
 // while fcntl(F_GETFL) keeps reporting the caller's own choice. Writes complete in full, as
 // blocking writes do. SO_RCVTIMEO / SO_SNDTIMEO end a wait with -1 and EAGAIN (connect:
-// EINPROGRESS), as the kernel does. poll, ppoll and select park on all their fds with their
-// timeout (a ppoll signal mask applies to an immediate check only); sleeps park; getaddrinfo
-// and gethostbyname_r run on the blocking pool (gofer::spawn_blocking) while the task parks.
+// EINPROGRESS), as the kernel does. poll, ppoll, select and pselect park on all their fds
+// with their timeout (a ppoll or pselect signal mask applies to an immediate check only);
+// sleeps park; getaddrinfo and gethostbyname_r run on the blocking pool
+// (gofer::spawn_blocking) while the task parks.
 // A plain thread, and every call on a regular file, tty, eventfd, epoll fd or an fd the caller
 // made non-blocking, goes straight to libc, unchanged (a plain thread that meets an fd a task
 // made non-blocking still sees blocking semantics: the hook waits in the real poll()).
@@ -36,7 +37,7 @@
 // the seconds left).
 //
 // Not hooked: file I/O (read() on a regular file goes to libc; use gofer::File or
-// spawn_blocking), epoll_wait, io_uring, pselect, the stdio buffers of FILE* (fread/fgets on
+// spawn_blocking), epoll_wait, io_uring, the stdio buffers of FILE* (fread/fgets on
 // a socket call libc's internal read, which no interposer sees), and system calls made
 // through syscall(2). The hooks keep a record per fd; one closed behind their back
 // (close_range, fclose of an fdopen'ed socket, a raw system call) is recognized by its

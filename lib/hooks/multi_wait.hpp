@@ -1,5 +1,5 @@
-// multi_wait.hpp: parking a task until the first of several fds is ready (for poll, ppoll and
-// select), built on the poller's FdWatch and the common Waiter (waiter.hpp).
+// multi_wait.hpp: parking a task until the first of several fds is ready (for poll, ppoll,
+// select and pselect), built on the poller's FdWatch and the common Waiter (waiter.hpp).
 //
 // park_fds() gives every (fd, interest) pair its own watch in this thread's poller, all
 // claiming one Waiter with their index, as select() does with channel cases: the first fd

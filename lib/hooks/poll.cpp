@@ -1,13 +1,14 @@
-// poll.cpp: poll, ppoll and select. In a task (park_io.hpp's rule) a call that would wait
+// poll.cpp: poll, ppoll, select and pselect. In a task (park_io.hpp's rule) a call that would wait
 // first asks the real function with a zero timeout; if nothing is ready it parks on all its
 // fds with its timeout (multi_wait.hpp), then asks again with a zero timeout for the result,
 // and parks again if a wake-up found nothing (an event nobody asked for). On a plain thread,
 // and for a zero timeout, the real call alone.
 //
 // Invariants: (1) results always come from the real function, so revents and fd_sets mean
-// exactly what libc says; (2) select's timeval is updated to the time left, as Linux does;
-// (3) a ppoll signal mask applies to the zero-timeout checks only: a parked task's thread
-// runs other tasks, so the mask cannot be held while it waits.
+// exactly what libc says; (2) select's timeval is updated to the time left, as Linux does
+// (pselect's timespec is const and stays as given); (3) a ppoll or pselect signal mask applies
+// to the zero-timeout checks only: a parked task's thread runs other tasks, so the mask cannot
+// be held while it waits.
 // Blocking: parks the task (see park_io.hpp for stop_errno). Thread-safety: as libc's.
 #include <poll.h>
 #include <sys/select.h>
@@ -101,8 +102,10 @@ struct FdSets {
       }
     }
   }
-  // check: a zero-timeout select on copies of the sets; the result is written to out.
-  int check(int nfds, fd_set* r, fd_set* w, fd_set* e) const noexcept {
+  // check: `zero_select` (a zero-timeout select or pselect) on copies of the sets; the result
+  // is written to out.
+  template <class ZeroSelect>
+  int check(int nfds, fd_set* r, fd_set* w, fd_set* e, ZeroSelect zero_select) const noexcept {
     fd_set copy[3];
     fd_set* args[3] = {nullptr, nullptr, nullptr};
     for (int i = 0; i < 3; ++i) {
@@ -111,8 +114,7 @@ struct FdSets {
         args[i] = &copy[i];
       }
     }
-    timeval zero{0, 0};
-    const int n = real_select(nfds, args[0], args[1], args[2], &zero);
+    const int n = zero_select(nfds, args[0], args[1], args[2]);
     if (n >= 0) {
       fd_set* out[3] = {r, w, e};
       for (int i = 0; i < 3; ++i) {
@@ -136,6 +138,35 @@ struct FdSets {
     return out;
   }
 };
+
+// parked_select: select's and pselect's task path: check, park on the sets' fds until the
+// deadline, check again (and park again if a wake-up found nothing).
+template <class ZeroSelect>
+int parked_select(int nfds, fd_set* r, fd_set* w, fd_set* e, clock::time_point deadline,
+                  const char* what, ZeroSelect zero_select) noexcept {
+  const FdSets sets(r, w, e);
+  std::vector<FdInterest> interests;
+  try {
+    interests = sets.interests(nfds);
+  } catch (const std::bad_alloc&) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (;;) {
+    const int n = sets.check(nfds, r, w, e, zero_select);
+    if (n != 0) {
+      return n;
+    }
+    const int err = park_fds(interests, deadline, what);
+    if (err == EAGAIN) {
+      return sets.check(nfds, r, w, e, zero_select);
+    }
+    if (err != 0) {
+      errno = err;
+      return -1;
+    }
+  }
+}
 
 void set_time_left(timeval* tv, clock::time_point deadline) noexcept {
   if (tv == nullptr || deadline == no_deadline) {
@@ -192,30 +223,32 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
                           ? timespec{}
                           : timespec{timeout->tv_sec, static_cast<long>(timeout->tv_usec) * 1000};
   const auto deadline = hd::deadline_after(timeout == nullptr ? nullptr : &ts);
-  const hd::FdSets sets(r, w, e);
-  std::vector<hd::FdInterest> interests;
-  try {
-    interests = sets.interests(nfds);
-  } catch (const std::bad_alloc&) {
-    errno = ENOMEM;
+  const int n = hd::parked_select(nfds, r, w, e, deadline, "select",
+                                  [](int k, fd_set* a0, fd_set* a1, fd_set* a2) {
+                                    timeval none{0, 0};
+                                    return hd::real_select(k, a0, a1, a2, &none);
+                                  });
+  hd::set_time_left(timeout, deadline);
+  return n;
+}
+
+int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout,
+            const sigset_t* mask) {
+  const bool zero = timeout != nullptr && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
+  if (zero || !hd::in_task()) [[likely]] {
+    return hd::real_pselect(nfds, r, w, e, timeout, mask);
+  }
+  if (nfds < 0 || nfds > FD_SETSIZE ||
+      (timeout != nullptr &&
+       (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000))) {
+    errno = EINVAL;
     return -1;
   }
-  for (;;) {
-    int n = sets.check(nfds, r, w, e);
-    if (n == 0) {
-      const int err = hd::park_fds(interests, deadline, "select");
-      if (err == EAGAIN) {
-        n = sets.check(nfds, r, w, e);
-      } else if (err != 0) {
-        errno = err;
-        n = -1;
-      } else {
-        continue;
-      }
-    }
-    hd::set_time_left(timeout, deadline);
-    return n;
-  }
+  return hd::parked_select(nfds, r, w, e, hd::deadline_after(timeout), "pselect",
+                           [mask](int k, fd_set* a0, fd_set* a1, fd_set* a2) {
+                             const timespec none{0, 0};
+                             return hd::real_pselect(k, a0, a1, a2, &none, mask);
+                           });
 }
 
 }  // extern "C"
@@ -228,6 +261,7 @@ const HookSymbol symbols[] = {
     {"poll", as_address(&::poll)},
     {"ppoll", as_address(&::ppoll)},
     {"select", as_address(&::select)},
+    {"pselect", as_address(&::pselect)},
 };
 
 }  // namespace

@@ -34,6 +34,8 @@ const Real<int(int, sockaddr*, socklen_t*, int)> real_accept4("accept4");
 const Real<int(pollfd*, nfds_t, int)> real_poll("poll");
 const Real<int(pollfd*, nfds_t, const timespec*, const sigset_t*)> real_ppoll("ppoll");
 const Real<int(int, fd_set*, fd_set*, fd_set*, timeval*)> real_select("select");
+const Real<int(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*)> real_pselect(
+    "pselect");
 const Real<unsigned int(unsigned int)> real_sleep("sleep");
 const Real<int(useconds_t)> real_usleep("usleep");
 const Real<int(const timespec*, timespec*)> real_nanosleep("nanosleep");
@@ -75,6 +77,7 @@ namespace {
   real_poll.resolve();
   real_ppoll.resolve();
   real_select.resolve();
+  real_pselect.resolve();
   real_sleep.resolve();
   real_usleep.resolve();
   real_nanosleep.resolve();

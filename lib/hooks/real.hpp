@@ -76,6 +76,8 @@ extern const Real<int(int, sockaddr*, socklen_t*, int)> real_accept4;
 extern const Real<int(pollfd*, nfds_t, int)> real_poll;
 extern const Real<int(pollfd*, nfds_t, const timespec*, const sigset_t*)> real_ppoll;
 extern const Real<int(int, fd_set*, fd_set*, fd_set*, timeval*)> real_select;
+extern const Real<int(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*)>
+    real_pselect;
 extern const Real<unsigned int(unsigned int)> real_sleep;
 extern const Real<int(useconds_t)> real_usleep;
 extern const Real<int(const timespec*, timespec*)> real_nanosleep;
