@@ -83,6 +83,26 @@ void on_plain_thread(F body) {
   t.join();
 }
 
+// raw_listener: a TCP socket made with the plain socket API, listening on 127.0.0.1 at an
+// ephemeral port (written to addr) with `backlog`; -1 (and a test failure) if a step failed.
+int raw_listener(int backlog, sockaddr_in& addr) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  addr = sockaddr_in{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (l < 0 || ::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(l, backlog) != 0 ||
+      ::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "raw_listener: " << std::strerror(errno);
+    if (l >= 0) {
+      ::close(l);
+    }
+    return -1;
+  }
+  return l;
+}
+
 // gap_limit: 20 ms, more under sanitizers (every switch there costs several times more).
 constexpr auto gap_limit = 20ms * gofer::test::sanitizer_scale;
 
@@ -413,15 +433,9 @@ TEST(Hooks, ConnectRefusedReportsTheError) {
 TEST(Hooks, SendTimeoutEndsAParkedConnectWithEinprogress) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
-    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(l, 0);
     sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_EQ(::listen(l, 0), 0);
-    socklen_t len = sizeof addr;
-    ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const int l = raw_listener(0, addr);
+    ASSERT_GE(l, 0);
     gofer::test::TickerProbe probe;  // runs while the connect is parked
     std::vector<int> fillers;
     int stuck = -1;
@@ -529,15 +543,9 @@ TEST(Hooks, CloseWakesATaskParkedOnTheFd) {
 TEST(Hooks, AcceptParksUntilAClientOfTheSameThreadConnects) {
   gofer::test::Watchdog dog;
   on_one_thread([] {
-    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(l, 0);
     sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_EQ(::listen(l, 16), 0);
-    socklen_t len = sizeof addr;
-    ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const int l = raw_listener(16, addr);
+    ASSERT_GE(l, 0);
     auto server = gofer::go([l] {
       const int c = ::accept(l, nullptr, nullptr);  // parks: the client runs on this thread
       EXPECT_GE(c, 0);

@@ -17,6 +17,7 @@
 #include <gofer/gofer.hpp>
 #include <gofer/hooks.hpp>
 
+#include "support/pg_handles.hpp"
 #include "support/postgres_server.hpp"
 #include "support/scale.hpp"
 #include "support/ticker_probe.hpp"
@@ -29,14 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct PgFinish {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgClear {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, PgFinish>;
-using Result = std::unique_ptr<PGresult, PgClear>;
+using Conn = gofer::test::PgConn;
+using Result = gofer::test::PgResult;
 
 // connect: PQconnectdb, throwing libpq's message when the connection failed.
 Conn connect(const std::string& conninfo) {

@@ -19,6 +19,7 @@
 #include <gofer/gofer.hpp>
 
 #include "support/io_support.hpp"
+#include "support/pg_handles.hpp"
 #include "support/postgres_server.hpp"
 #include "support/server_process.hpp"
 #include "support/ticker_probe.hpp"
@@ -31,14 +32,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct PgFinish {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgClear {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, PgFinish>;
-using Result = std::unique_ptr<PGresult, PgClear>;
+using Conn = gofer::test::PgConn;
+using Result = gofer::test::PgResult;
 
 // connect_async: PQconnectStart, then PQconnectPoll until it is done, parking the task on the
 // socket in the direction libpq asks for (the socket may change between steps).

@@ -37,7 +37,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -48,7 +47,8 @@
 
 namespace gofer::test {
 
-// GapReport: the largest own gap of one run and what the thread did during it.
+// GapReport: the largest own gap of one run and what the thread did during it, the largest
+// wall gap, and the number of ticks.
 struct GapReport {
   using Clock = std::chrono::steady_clock;
   Clock::duration own{};
@@ -95,101 +95,84 @@ class TickerProbe {
   // phase is over). Call it on the probe's thread.
   void restart() {
     start_ = last_ = Clock::now();
-    last_stat_ = sched_stat(fd_);
-    ticks_ = 0;
-    last_switches_ = switches();
-    max_wall_ = max_own_ = max_own_cpu_ = max_own_at_ = Clock::duration::zero();
-    max_own_switches_ = Switches{};
+    last_sample_ = sample();
+    max_ = GapReport{};
   }
 
-  int ticks() const { return ticks_; }
-  Clock::duration max_wall_gap() const { return max_wall_; }
-  Clock::duration max_own_gap() const { return max_own_; }
+  int ticks() const { return max_.ticks; }
+  Clock::duration max_wall_gap() const { return max_.wall; }
+  Clock::duration max_own_gap() const { return max_.own; }
   // max_own_gap_cpu: the thread's time on the CPU during the largest own gap (the rest of it
   // the thread slept or blocked); max_own_gap_at: when that gap began, from the probe's start.
-  Clock::duration max_own_gap_cpu() const { return max_own_cpu_; }
-  Clock::duration max_own_gap_at() const { return max_own_at_; }
-  // has_schedstat: whether the run-queue delay could be read (else own == wall).
-  bool has_schedstat() const { return has_schedstat_; }
-  // report: the largest own gap with the context switches made during it.
-  GapReport report() const {
-    GapReport r;
-    r.own = max_own_;
-    r.wall = max_wall_;
-    r.cpu = max_own_cpu_;
-    r.at = max_own_at_;
-    r.voluntary = max_own_switches_.voluntary;
-    r.involuntary = max_own_switches_.involuntary;
-    r.ticks = ticks_;
-    return r;
-  }
+  Clock::duration max_own_gap_cpu() const { return max_.cpu; }
+  Clock::duration max_own_gap_at() const { return max_.at; }
+  // report: the largest own gap with what the thread did during it.
+  GapReport report() const { return max_; }
 
   static double ms(Clock::duration d) { return GapReport::ms(d); }
 
  private:
-  // Switches: the thread's context switches so far (getrusage(RUSAGE_THREAD)).
-  struct Switches {
+  // Sample: the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), run-queue delay (schedstat's
+  // second field; zero without schedstat) and context switches (getrusage) so far.
+  struct Sample {
+    Clock::duration cpu{};
+    Clock::duration run_delay{};
     long voluntary = 0;
     long involuntary = 0;
   };
-  static Switches switches() {
-    rusage u{};
-    if (::getrusage(RUSAGE_THREAD, &u) != 0) {
-      return {};
-    }
-    return {u.ru_nvcsw, u.ru_nivcsw};
-  }
-  static Clock::duration thread_cpu() {
+  Sample sample() const {
+    Sample s;
     timespec ts{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-  }
-
-  // SchedStat: the thread's time on the CPU (CLOCK_THREAD_CPUTIME_ID) and its run-queue delay
-  // so far, in ns (the delay is zero without schedstat).
-  struct SchedStat {
-    std::int64_t on_cpu = 0;
-    std::int64_t run_delay = 0;
-  };
-  static SchedStat sched_stat(int fd) {
+    s.cpu = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
     char buf[128] = {};
-    if (fd < 0 || ::pread(fd, buf, sizeof buf - 1, 0) <= 0) {
-      return {};
+    if (fd_ >= 0 && ::pread(fd_, buf, sizeof buf - 1, 0) > 0) {
+      char* end = nullptr;
+      (void)std::strtoll(buf, &end, 10);
+      s.run_delay = std::chrono::nanoseconds(std::strtoll(end, nullptr, 10));
     }
-    char* end = nullptr;
-    SchedStat s;
-    s.on_cpu = std::chrono::nanoseconds(thread_cpu()).count();
-    const long long stat_on_cpu = std::strtoll(buf, &end, 10);
-    s.run_delay = stat_on_cpu > 0 ? std::strtoll(end, nullptr, 10) : 0;
+    rusage u{};
+    if (::getrusage(RUSAGE_THREAD, &u) == 0) {
+      s.voluntary = u.ru_nvcsw;
+      s.involuntary = u.ru_nivcsw;
+    }
     return s;
   }
 
-  void run() {
-    fd_ = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  // open_schedstat: this thread's schedstat, or -1 where it is missing or reads zeros
+  // (schedstats off: its time on the CPU, the first field, is never zero on a running thread).
+  static int open_schedstat() {
+    const int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     char buf[128] = {};
-    has_schedstat_ =
-        fd_ >= 0 && ::pread(fd_, buf, sizeof buf - 1, 0) > 0 && std::strtoll(buf, nullptr, 10) > 0;
+    if (fd >= 0 &&
+        (::pread(fd, buf, sizeof buf - 1, 0) <= 0 || std::strtoll(buf, nullptr, 10) <= 0)) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  void run() {
+    fd_ = open_schedstat();
     gofer::Ticker tick(std::chrono::milliseconds(1));
     restart();
     while (!done_) {
       (void)tick.chan().recv();
       const auto now = Clock::now();
-      const auto stat = sched_stat(fd_);
-      const auto sw = switches();
+      const Sample s = sample();
       const auto wall = now - last_;
-      const auto own = wall - std::chrono::nanoseconds(stat.run_delay - last_stat_.run_delay);
-      max_wall_ = std::max(max_wall_, wall);
-      if (own > max_own_) {
-        max_own_ = own;
-        max_own_cpu_ = std::chrono::nanoseconds(stat.on_cpu - last_stat_.on_cpu);
-        max_own_at_ = last_ - start_;
-        max_own_switches_ = {sw.voluntary - last_switches_.voluntary,
-                             sw.involuntary - last_switches_.involuntary};
+      const auto own = wall - (s.run_delay - last_sample_.run_delay);
+      max_.wall = std::max(max_.wall, wall);
+      if (own > max_.own) {
+        max_.own = own;
+        max_.cpu = s.cpu - last_sample_.cpu;
+        max_.at = last_ - start_;
+        max_.voluntary = s.voluntary - last_sample_.voluntary;
+        max_.involuntary = s.involuntary - last_sample_.involuntary;
       }
       last_ = now;
-      last_stat_ = stat;
-      last_switches_ = sw;
-      ++ticks_;
+      last_sample_ = s;
+      ++max_.ticks;
     }
     if (fd_ >= 0) {
       ::close(fd_);
@@ -200,16 +183,9 @@ class TickerProbe {
   int fd_ = -1;
   Clock::time_point start_;
   Clock::time_point last_;
-  SchedStat last_stat_;
-  Switches last_switches_;
-  Switches max_own_switches_;
+  Sample last_sample_;
   bool done_ = false;
-  bool has_schedstat_ = false;
-  int ticks_ = 0;
-  Clock::duration max_wall_{};
-  Clock::duration max_own_{};
-  Clock::duration max_own_cpu_{};
-  Clock::duration max_own_at_{};
+  GapReport max_;  // the largest gaps so far, and the ticks
 };
 
 // gap_stays_below: runs `run` (one measurement on the caller's thread, returning its probe's
